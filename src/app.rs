@@ -1,0 +1,115 @@
+//! Builds the function from its configuration: the adapters chosen once, at init.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::config::{Config, KeySource};
+use crate::crypto::{self, CryptoInitError, EsdkDecrypter};
+use crate::handler::Sender;
+use crate::phone::PhoneNumber;
+use crate::probe::{Finding, NoProbe, Probe, SnsProbe};
+use crate::sns::{Outbox, PublishError, Publisher, RegionalClients, SnsPublisher};
+
+/// SNS, or the local outbox.
+pub enum AnyPublisher {
+    Sns(SnsPublisher),
+    Outbox(Outbox),
+}
+
+impl Publisher for AnyPublisher {
+    async fn publish(&self, region: &str, phone: &PhoneNumber, body: &str) -> Result<String, PublishError> {
+        match self {
+            AnyPublisher::Sns(p) => p.publish(region, phone, body).await,
+            AnyPublisher::Outbox(p) => p.publish(region, phone, body).await,
+        }
+    }
+}
+
+/// The SNS probe, or none.
+pub enum AnyProbe {
+    Sns(SnsProbe),
+    Off(NoProbe),
+}
+
+impl Probe for AnyProbe {
+    async fn check(&self, region: &str, phone: &PhoneNumber) -> Vec<Finding> {
+        match self {
+            AnyProbe::Sns(p) => p.check(region, phone).await,
+            AnyProbe::Off(p) => p.check(region, phone).await,
+        }
+    }
+}
+
+/// The function as deployed (or run locally).
+pub type App = Sender<EsdkDecrypter, AnyPublisher, AnyProbe>;
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoInitError),
+    #[error("LOCAL_DEV_KEY_FILE {path}: {reason}")]
+    DevKey { path: String, reason: String },
+}
+
+/// Builds the keyring, clients, publisher and probe once.
+pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
+    let keyring = match &config.key {
+        KeySource::Kms { key_arn } => crypto::kms_keyring(key_arn, aws_sdk_kms::Client::new(sdk)).await?,
+        KeySource::LocalDev { path } => {
+            tracing::warn!(path = %path, "using the PUBLIC development key: for local runs only, never deploy with LOCAL_DEV_KEY_FILE");
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InitError::DevKey { path: path.clone(), reason: e.to_string() })?;
+            let key = crypto::read_dev_key(&text)
+                .map_err(|e| InitError::DevKey { path: path.clone(), reason: e.to_string() })?;
+            crypto::dev_keyring(&key).await?
+        }
+    };
+    let clients = Arc::new(RegionalClients::new(sdk, config.caller_role.as_ref()).await);
+    let publisher = match &config.local_outbox {
+        Some(target) => {
+            tracing::warn!(target = %target, "LOCAL_OUTBOX is set: messages are written there, not sent");
+            AnyPublisher::Outbox(Outbox::new(target.clone(), &config.sms))
+        }
+        None => AnyPublisher::Sns(SnsPublisher::new(clients.clone(), &config.sms)),
+    };
+    let probe = if config.probe.enabled && config.local_outbox.is_none() {
+        AnyProbe::Sns(SnsProbe::new(clients, config.probe.cache_for))
+    } else {
+        AnyProbe::Off(NoProbe)
+    };
+    Ok(Sender {
+        decrypter: EsdkDecrypter::new(keyring)?,
+        publisher,
+        probe,
+        templates: config.templates.clone(),
+        sns_region: config.sns_region.clone(),
+        allowed_pools: config.allowed_pools.clone(),
+        home_region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned()),
+    })
+}
+
+/// The AWS config the function runs with: the standard chain (which honours `AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL_SNS`, …) with timeouts that fit inside a Lambda invocation.
+pub async fn aws_config() -> SdkConfig {
+    aws_config_in(None).await
+}
+
+/// [`aws_config`], with `fallback_region` used when the environment names none (local runs, where probing
+/// the instance metadata service for a Region only adds noise).
+pub async fn aws_config_in(fallback_region: Option<&'static str>) -> SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(3))
+        .operation_timeout(std::time::Duration::from_secs(8))
+        .build();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
+    let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
+    if let (Some(region), false) = (fallback_region, env_has_region) {
+        loader = loader.region(aws_config::Region::from_static(region));
+    }
+    loader.load().await
+}

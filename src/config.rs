@@ -1,0 +1,350 @@
+//! Settings from environment variables, parsed once at init. A bad value stops init with a message that
+//! names the variable and says what is allowed.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::region::is_region_name;
+use crate::template::Templates;
+
+/// Where the decryption key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The pool's KMS key (`KMS_KEY_ARN`): the only source in a deployed function.
+    Kms { key_arn: String },
+    /// The public development key (`LOCAL_DEV_KEY_FILE`): only when asked for by name.
+    LocalDev { path: String },
+}
+
+/// `AWS.SNS.SMS.SMSType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsType {
+    Transactional,
+    Promotional,
+}
+
+impl SmsType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsType::Transactional => "Transactional",
+            SmsType::Promotional => "Promotional",
+        }
+    }
+}
+
+/// The message attributes sent with every Publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsAttributes {
+    pub sms_type: SmsType,
+    pub sender_id: Option<String>,
+    pub origination_number: Option<String>,
+    /// USD, kept as the validated decimal text SNS expects.
+    pub max_price: Option<String>,
+}
+
+/// The IAM role to publish with, as in the pool's `SmsConfiguration`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallerRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+}
+
+impl std::fmt::Debug for CallerRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The external ID is a shared secret of sorts: keep it out of Debug output.
+        f.debug_struct("CallerRole")
+            .field("role_arn", &self.role_arn)
+            .field("external_id", &self.external_id.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// How the sandbox and spend probe runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeSettings {
+    pub enabled: bool,
+    /// How long one Region's answers are reused.
+    pub cache_for: Duration,
+}
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub key: KeySource,
+    /// `SNS_REGION`: overrides the Region table.
+    pub sns_region: Option<String>,
+    pub sms: SmsAttributes,
+    pub caller_role: Option<CallerRole>,
+    pub templates: Templates,
+    pub probe: ProbeSettings,
+    /// `ALLOWED_USER_POOL_IDS`: when set, events from other pools are refused before any KMS call.
+    pub allowed_pools: Option<Vec<String>>,
+    /// `LOCAL_OUTBOX`: write messages to this file (`-` for stdout) instead of calling SNS. Local runs only.
+    pub local_outbox: Option<String>,
+}
+
+/// A setting that is missing or not allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub reason: String,
+}
+
+fn bad(variable: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { variable: variable.to_owned(), reason: reason.into() }
+}
+
+/// The ARN pattern Cognito applies to `KMSKeyID` and `SnsCallerArn` (seed `000_…`).
+static ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?$")
+        .expect("static pattern")
+});
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `lookup`; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+
+        let key = match (get("KMS_KEY_ARN"), get("LOCAL_DEV_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(bad("LOCAL_DEV_KEY_FILE", "set together with KMS_KEY_ARN; the development key is for local runs only, unset one of them"))
+            }
+            (Some(arn), None) => KeySource::Kms { key_arn: parse_kms_key_arn(&arn)? },
+            (None, Some(path)) => KeySource::LocalDev { path },
+            (None, None) => return Err(bad("KMS_KEY_ARN", "is required: the ARN of the KMS key set as the pool's LambdaConfig.KMSKeyID")),
+        };
+
+        let sns_region = get("SNS_REGION")
+            .map(|r| {
+                if is_region_name(&r) {
+                    Ok(r)
+                } else {
+                    Err(bad("SNS_REGION", format!("{r:?} is not a Region name (5-32 characters, like us-east-1)")))
+                }
+            })
+            .transpose()?;
+
+        let sms_type = match get("SMS_TYPE").as_deref() {
+            None | Some("Transactional") => SmsType::Transactional,
+            Some("Promotional") => SmsType::Promotional,
+            Some(other) => return Err(bad("SMS_TYPE", format!("{other:?} is not allowed; use Transactional or Promotional"))),
+        };
+        let sender_id = get("SENDER_ID").map(|v| check_sender_id(&v).map(|_| v)).transpose()?;
+        let origination_number =
+            get("ORIGINATION_NUMBER").map(|v| check_origination_number(&v).map(|_| v)).transpose()?;
+        let max_price = get("MAX_PRICE").map(|v| check_max_price(&v).map(|_| v)).transpose()?;
+
+        let caller_role = match get("SNS_CALLER_ARN") {
+            None => {
+                if get("SNS_EXTERNAL_ID").is_some() {
+                    return Err(bad("SNS_EXTERNAL_ID", "is set but SNS_CALLER_ARN is not; the external ID is only used when assuming that role"));
+                }
+                None
+            }
+            Some(arn) => {
+                if !(20..=2048).contains(&arn.len()) || !ARN.is_match(&arn) || !arn.contains(":iam::") {
+                    return Err(bad("SNS_CALLER_ARN", "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), 20-2048 characters"));
+                }
+                let external_id = lookup("SNS_EXTERNAL_ID").filter(|v| !v.is_empty());
+                if external_id.as_ref().is_some_and(|v| v.len() > 131_072) {
+                    return Err(bad("SNS_EXTERNAL_ID", "is longer than 131072 characters"));
+                }
+                Some(CallerRole { role_arn: arn, external_id })
+            }
+        };
+
+        let templates = Templates::from_lookup(&get).map_err(|e| bad(&e.variable, e.error.to_string()))?;
+
+        let probe = ProbeSettings {
+            enabled: match get("SMS_PROBE").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => return Err(bad("SMS_PROBE", format!("{other:?} is not allowed; use on or off"))),
+            },
+            cache_for: Duration::from_secs(match get("SMS_PROBE_CACHE_SECONDS") {
+                None => 300,
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| (10..=86_400).contains(s))
+                    .ok_or_else(|| bad("SMS_PROBE_CACHE_SECONDS", "must be a whole number of seconds from 10 to 86400"))?,
+            }),
+        };
+
+        let allowed_pools = get("ALLOWED_USER_POOL_IDS")
+            .map(|v| {
+                let ids: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                match ids.iter().find(|id| !is_user_pool_id(id)) {
+                    Some(id) => Err(bad("ALLOWED_USER_POOL_IDS", format!("{id:?} is not a user pool id (like us-east-1_AbCdEf123)"))),
+                    None if ids.is_empty() => Err(bad("ALLOWED_USER_POOL_IDS", "lists no pool ids")),
+                    None => Ok(ids),
+                }
+            })
+            .transpose()?;
+
+        Ok(Config {
+            key,
+            sns_region,
+            sms: SmsAttributes { sms_type, sender_id, origination_number, max_price },
+            caller_role,
+            templates,
+            probe,
+            allowed_pools,
+            local_outbox: get("LOCAL_OUTBOX"),
+        })
+    }
+}
+
+/// A full KMS key ARN. The strict keyring compares it with the ARN stored in each message, so aliases and bare
+/// key ids, which would never match, are refused here.
+pub fn parse_kms_key_arn(arn: &str) -> Result<String, ConfigError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let is_key = parts.len() == 6 && parts[2] == "kms" && parts[5].starts_with("key/") && parts[5].len() > 4;
+    if !(20..=2048).contains(&arn.len()) || !ARN.is_match(arn) || !is_key {
+        return Err(bad(
+            "KMS_KEY_ARN",
+            "must be a full KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), not an alias or a bare key id",
+        ));
+    }
+    Ok(arn.to_owned())
+}
+
+fn check_sender_id(v: &str) -> Result<(), ConfigError> {
+    let ok = (3..=11).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && v.bytes().any(|b| b.is_ascii_alphabetic());
+    ok.then_some(()).ok_or_else(|| bad("SENDER_ID", "must be 3-11 letters, digits or hyphens with at least one letter"))
+}
+
+fn check_origination_number(v: &str) -> Result<(), ConfigError> {
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    let ok = (5..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(()).ok_or_else(|| bad("ORIGINATION_NUMBER", "must be 5-14 digits with an optional leading +, an origination identity of this account"))
+}
+
+fn check_max_price(v: &str) -> Result<(), ConfigError> {
+    let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && v.bytes().filter(|b| *b == b'.').count() <= 1
+        && v.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite());
+    ok.then_some(()).ok_or_else(|| bad("MAX_PRICE", "must be a positive amount in USD, like 0.50"))
+}
+
+/// `<region>_<id>` as Cognito spells pool ids.
+pub fn is_user_pool_id(s: &str) -> bool {
+    match s.split_once('_') {
+        Some((region, id)) => {
+            is_region_name(region) && !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const ARN_OK: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn err_var(vars: &[(&str, &str)]) -> String {
+        parse(vars).unwrap_err().variable
+    }
+
+    #[test]
+    fn minimal_config_has_safe_defaults() {
+        let c = parse(&[("KMS_KEY_ARN", ARN_OK)]).unwrap();
+        assert_eq!(c.key, KeySource::Kms { key_arn: ARN_OK.into() });
+        assert_eq!(c.sms.sms_type, SmsType::Transactional);
+        assert_eq!(c.sns_region, None);
+        assert!(c.caller_role.is_none() && c.local_outbox.is_none() && c.allowed_pools.is_none());
+        assert!(c.probe.enabled);
+        assert_eq!(c.probe.cache_for, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn key_source_is_explicit() {
+        assert_eq!(err_var(&[]), "KMS_KEY_ARN");
+        assert_eq!(err_var(&[("KMS_KEY_ARN", ARN_OK), ("LOCAL_DEV_KEY_FILE", "k")]), "LOCAL_DEV_KEY_FILE");
+        for bad_arn in [
+            "alias/my-key",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:111122223333:alias/my-key",
+            "arn:aws:sns:us-east-1:111122223333:key/abc",
+            "arn:aws:kms:us-east-1:abc:key/abc",
+        ] {
+            assert_eq!(err_var(&[("KMS_KEY_ARN", bad_arn)]), "KMS_KEY_ARN", "{bad_arn}");
+        }
+        let dev = parse(&[("LOCAL_DEV_KEY_FILE", "events/key")]).unwrap();
+        assert_eq!(dev.key, KeySource::LocalDev { path: "events/key".into() });
+    }
+
+    #[test]
+    fn sms_attributes_are_checked() {
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let c = parse(&[k, ("SMS_TYPE", "Promotional"), ("SENDER_ID", "MyApp-1"), ("ORIGINATION_NUMBER", "+18005550100"), ("MAX_PRICE", "0.50")]).unwrap();
+        assert_eq!(c.sms.sms_type, SmsType::Promotional);
+        assert_eq!(c.sms.sender_id.as_deref(), Some("MyApp-1"));
+        assert_eq!(c.sms.origination_number.as_deref(), Some("+18005550100"));
+        assert_eq!(c.sms.max_price.as_deref(), Some("0.50"));
+        for (var, value) in [
+            ("SMS_TYPE", "transactional"),
+            ("SENDER_ID", "AB"),
+            ("SENDER_ID", "123456"),
+            ("SENDER_ID", "TooLongSender"),
+            ("SENDER_ID", "My App"),
+            ("ORIGINATION_NUMBER", "1234"),
+            ("ORIGINATION_NUMBER", "+1800555010012345"),
+            ("ORIGINATION_NUMBER", "+1-800-555"),
+            ("MAX_PRICE", "-1"),
+            ("MAX_PRICE", "0"),
+            ("MAX_PRICE", "1e3"),
+            ("MAX_PRICE", "cheap"),
+            ("SNS_REGION", "tokyo"),
+            ("SMS_PROBE", "yes"),
+            ("SMS_PROBE_CACHE_SECONDS", "1"),
+            ("ALLOWED_USER_POOL_IDS", "pool-a"),
+            ("SMS_TEMPLATE", "no code"),
+        ] {
+            assert_eq!(err_var(&[k, (var, value)]), var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn caller_role_and_external_id() {
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let role = "arn:aws:iam::111122223333:role/CognitoSns";
+        let c = parse(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", "ext-1")]).unwrap();
+        let r = c.caller_role.unwrap();
+        assert_eq!((r.role_arn.as_str(), r.external_id.as_deref()), (role, Some("ext-1")));
+        assert!(!format!("{r:?}").contains("ext-1"));
+        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", "role/CognitoSns")]), "SNS_CALLER_ARN");
+        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", "arn:aws:kms:us-east-1:111122223333:key/x")]), "SNS_CALLER_ARN");
+        assert_eq!(err_var(&[k, ("SNS_EXTERNAL_ID", "x")]), "SNS_EXTERNAL_ID");
+        let long = "x".repeat(131_073);
+        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", &long)]), "SNS_EXTERNAL_ID");
+    }
+
+    #[test]
+    fn pools_and_regions() {
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let c = parse(&[k, ("ALLOWED_USER_POOL_IDS", "us-east-1_AbC123, eu-west-1_XyZ"), ("SNS_REGION", "ap-northeast-1")]).unwrap();
+        assert_eq!(c.allowed_pools.unwrap(), ["us-east-1_AbC123", "eu-west-1_XyZ"]);
+        assert_eq!(c.sns_region.as_deref(), Some("ap-northeast-1"));
+        assert!(is_user_pool_id("us-east-1_EXAMPLE"));
+        assert!(!is_user_pool_id("us-east-1_"));
+        assert!(!is_user_pool_id("EXAMPLE"));
+    }
+}

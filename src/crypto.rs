@@ -1,0 +1,254 @@
+//! Decrypting Cognito's codes with the AWS Encryption SDK (REFERENCE §2), and encrypting Cognito-shaped
+//! messages for sample events and tests.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_esdk::material_providers::client as mpl_client;
+use aws_esdk::material_providers::types::keyring::KeyringRef;
+use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
+use aws_esdk::material_providers::types::{AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
+use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
+use base64::Engine;
+use zeroize::Zeroizing;
+
+/// The encryption context key Cognito binds each code to.
+pub const POOL_CONTEXT_KEY: &str = "userpool-id";
+
+/// Key namespace and name of the development keyring. Events made with it say so in their key provider info.
+pub const DEV_KEY_NAMESPACE: &str = "cognito-sms-sender-local-dev";
+pub const DEV_KEY_NAME: &str = "PUBLIC-TEST-KEY-NOT-SECRET";
+
+/// Turns `request.code` into the plaintext code.
+pub trait Decrypter: Send + Sync {
+    /// Decrypts the base64 `code` of an event from `user_pool_id`. The plaintext is zeroized on drop.
+    fn decrypt(
+        &self,
+        code_b64: &str,
+        user_pool_id: &str,
+    ) -> impl Future<Output = Result<Zeroizing<String>, DecryptError>> + Send;
+}
+
+/// Why a code could not be decrypted. Texts name the cause, never the ciphertext or plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecryptError {
+    #[error("request.code is not standard base64")]
+    NotBase64,
+    #[error("request.code is not an AWS Encryption SDK message, or it was truncated or altered")]
+    InvalidMessage,
+    #[error("the code was encrypted for another user pool (encryption context userpool-id does not match the event's userPoolId)")]
+    WrongPool,
+    #[error("the code was not encrypted under this function's KMS key (KMS_KEY_ARN); check the pool's LambdaConfig.KMSKeyID")]
+    WrongKey,
+    #[error("KMS refused to decrypt: {0}; the function's role needs kms:Decrypt on KMS_KEY_ARN with the userpool-id context")]
+    KmsDenied(String),
+    #[error("KMS is unavailable or throttling: {0}")]
+    KmsUnavailable(String),
+    #[error("the decrypted code is not UTF-8 text")]
+    NotText,
+}
+
+impl DecryptError {
+    /// Whether trying again later could succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DecryptError::KmsUnavailable(_))
+    }
+}
+
+/// The Encryption SDK client with one keyring, both built once at init.
+#[derive(Clone)]
+pub struct EsdkDecrypter {
+    esdk: aws_esdk::client::Client,
+    keyring: KeyringRef,
+}
+
+/// Why the decrypter could not be built (a configuration problem).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the AWS Encryption SDK: {0}")]
+pub struct CryptoInitError(String);
+
+fn init_err(e: impl std::fmt::Debug) -> CryptoInitError {
+    CryptoInitError(format!("{e:?}"))
+}
+
+fn esdk_client(policy: EsdkCommitmentPolicy) -> Result<aws_esdk::client::Client, CryptoInitError> {
+    let config = AwsEncryptionSdkConfig::builder().commitment_policy(policy).build().map_err(init_err)?;
+    aws_esdk::client::Client::from_conf(config).map_err(init_err)
+}
+
+fn mpl() -> Result<mpl_client::Client, CryptoInitError> {
+    mpl_client::Client::from_conf(MaterialProvidersConfig::builder().build().map_err(init_err)?).map_err(init_err)
+}
+
+/// A strict KMS keyring for one key. Strict keyrings only try data keys whose stored key id is this exact ARN,
+/// so the ARN must be the full key ARN (checked in config).
+pub async fn kms_keyring(key_arn: &str, kms: aws_sdk_kms::Client) -> Result<KeyringRef, CryptoInitError> {
+    mpl()?.create_aws_kms_keyring().kms_key_id(key_arn).kms_client(kms).send().await.map_err(init_err)
+}
+
+/// A raw AES-256 keyring for the public development key: local runs and tests only.
+pub async fn dev_keyring(key: &[u8; 32]) -> Result<KeyringRef, CryptoInitError> {
+    mpl()?
+        .create_raw_aes_keyring()
+        .key_namespace(DEV_KEY_NAMESPACE)
+        .key_name(DEV_KEY_NAME)
+        .wrapping_key(aws_smithy_types::Blob::new(key.to_vec()))
+        .wrapping_alg(AesWrappingAlg::AlgAes256GcmIv12Tag16)
+        .send()
+        .await
+        .map_err(init_err)
+}
+
+/// Reads the development key file: 64 hex digits, `#` comments allowed.
+pub fn read_dev_key(text: &str) -> Result<[u8; 32], CryptoInitError> {
+    let hex: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut key = [0u8; 32];
+    if hex.len() != 64 {
+        return Err(CryptoInitError(format!("the development key must be 64 hex digits, found {}", hex.len())));
+    }
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| CryptoInitError("the development key is not hex".into()))?;
+    }
+    Ok(key)
+}
+
+impl EsdkDecrypter {
+    /// Cognito's codes use a non-committing suite (0x0378), so decryption must allow it:
+    /// `RequireEncryptAllowDecrypt`. The SDK default refuses every real Cognito code.
+    pub fn new(keyring: KeyringRef) -> Result<Self, CryptoInitError> {
+        Ok(EsdkDecrypter { esdk: esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?, keyring })
+    }
+}
+
+impl Decrypter for EsdkDecrypter {
+    async fn decrypt(&self, code_b64: &str, user_pool_id: &str) -> Result<Zeroizing<String>, DecryptError> {
+        let ciphertext = base64::engine::general_purpose::STANDARD
+            .decode(code_b64.trim())
+            .map_err(|_| DecryptError::NotBase64)?;
+        let context = HashMap::from([(POOL_CONTEXT_KEY.to_owned(), user_pool_id.to_owned())]);
+        let out = self
+            .esdk
+            .decrypt()
+            .ciphertext(ciphertext)
+            .keyring(self.keyring.clone())
+            .encryption_context(context)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("{e:?}")))?;
+        let plaintext = Zeroizing::new(out.plaintext.map(|b| b.into_inner()).unwrap_or_default());
+        let text = std::str::from_utf8(&plaintext).map_err(|_| DecryptError::NotText)?;
+        Ok(Zeroizing::new(text.to_owned()))
+    }
+}
+
+/// Maps the Encryption SDK's error (Dafny-generated, only its Debug text is informative) to a cause.
+/// The Debug text carries SDK error codes and messages, never plaintext.
+fn classify(debug: &str) -> DecryptError {
+    const TRANSIENT: [&str; 9] = [
+        "ThrottlingException",
+        "KMSInternalException",
+        "DependencyTimeoutException",
+        "KeyUnavailableException",
+        "DispatchFailure",
+        "TimeoutError",
+        "ResponseError",
+        "InternalFailure",
+        "ServiceUnavailable",
+    ];
+    const DENIED: [&str; 6] = [
+        "AccessDeniedException",
+        "DisabledException",
+        "KMSInvalidStateException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+    ];
+    if let Some(code) = TRANSIENT.iter().find(|c| debug.contains(*c)) {
+        return DecryptError::KmsUnavailable((*code).to_owned());
+    }
+    if let Some(code) = DENIED.iter().find(|c| debug.contains(*c)) {
+        return DecryptError::KmsDenied((*code).to_owned());
+    }
+    if debug.contains("Encryption context does not match") || debug.contains("encryption context") {
+        return DecryptError::WrongPool;
+    }
+    if debug.contains("IncorrectKeyException")
+        || debug.contains("NotFoundException")
+        || debug.contains("Unable to decrypt any data keys")
+        || debug.contains("NoMatchingDataKey")
+    {
+        return DecryptError::WrongKey;
+    }
+    DecryptError::InvalidMessage
+}
+
+/// Which algorithm suite an encrypted sample uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// What Cognito uses: 0x0378 (AES-256-GCM, HKDF-SHA384, ECDSA P-384), not key-committing.
+    Cognito,
+    /// The SDK's default committing suite (0x0578), which Cognito does not use: for tests showing such a
+    /// message still decrypts under `RequireEncryptAllowDecrypt`.
+    Committing,
+}
+
+/// Encrypts `plaintext` as Cognito would for `user_pool_id` (message format 1, encryption context
+/// `userpool-id`) and returns standard base64, as in `request.code`.
+pub async fn encrypt_code(
+    keyring: &KeyringRef,
+    user_pool_id: &str,
+    plaintext: &[u8],
+    suite: Suite,
+) -> Result<String, CryptoInitError> {
+    let (policy, suite_id) = match suite {
+        Suite::Cognito => (
+            EsdkCommitmentPolicy::ForbidEncryptAllowDecrypt,
+            EsdkAlgorithmSuiteId::AlgAes256GcmIv12Tag16HkdfSha384EcdsaP384,
+        ),
+        Suite::Committing => (
+            EsdkCommitmentPolicy::RequireEncryptAllowDecrypt,
+            EsdkAlgorithmSuiteId::AlgAes256GcmHkdfSha512CommitKeyEcdsaP384,
+        ),
+    };
+    let out = esdk_client(policy)?
+        .encrypt()
+        .plaintext(aws_smithy_types::Blob::new(plaintext.to_vec()))
+        .keyring(keyring.clone())
+        .encryption_context(HashMap::from([(POOL_CONTEXT_KEY.to_owned(), user_pool_id.to_owned())]))
+        .algorithm_suite_id(suite_id)
+        .send()
+        .await
+        .map_err(init_err)?;
+    let bytes = out.ciphertext.ok_or_else(|| CryptoInitError("no ciphertext".into()))?.into_inner();
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_dev_key() {
+        let k = read_dev_key("# comment\n0011223344556677889900112233445566778899001122334455667788990011\n").unwrap();
+        assert_eq!(k[0], 0x00);
+        assert_eq!(k[1], 0x11);
+        assert!(read_dev_key("abcd").is_err());
+        assert!(read_dev_key(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn classifies_sdk_errors() {
+        assert_eq!(classify("… ThrottlingException …"), DecryptError::KmsUnavailable("ThrottlingException".into()));
+        assert_eq!(classify("AccessDeniedException"), DecryptError::KmsDenied("AccessDeniedException".into()));
+        assert_eq!(classify("Encryption context does not match reproduced encryption context"), DecryptError::WrongPool);
+        assert_eq!(classify("something else"), DecryptError::InvalidMessage);
+        assert!(DecryptError::KmsUnavailable("x".into()).is_transient());
+        assert!(!DecryptError::WrongPool.is_transient());
+    }
+}

@@ -1,0 +1,22 @@
+//! The Lambda bootstrap. With a command (`invoke`, `make-event`) it runs that locally instead.
+
+use clap::Parser;
+use cognito_sms_sender::{app, cli, config::Config, logging};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    if std::env::args_os().len() > 1 {
+        logging::init(std::io::stderr);
+        let code = cli::run(cli::Cli::parse()).await?;
+        std::process::exit(code);
+    }
+    logging::init(std::io::stdout);
+    let config = Config::from_env().inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
+    let sdk = app::aws_config().await;
+    let app = app::build(&config, &sdk).await.inspect_err(|e| tracing::error!(outcome = "init_error", reason = %e, "cannot start"))?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(&event.payload).await }))
+        .await
+}

@@ -1,0 +1,265 @@
+//! Message templates: parsed and checked once at init, filled per event without re-scanning what was filled in.
+
+use std::collections::HashMap;
+
+use zeroize::Zeroizing;
+
+use crate::event::TriggerSource;
+
+/// Cognito's code placeholder. `<####>` is accepted as another spelling of it.
+pub const CODE_PLACEHOLDER: &str = "{####}";
+const CODE_PLACEHOLDER_ALT: &str = "<####>";
+const USERNAME_PLACEHOLDER: &str = "{username}";
+
+/// Cognito's limits on an SMS message template.
+pub const MIN_LEN: usize = 6;
+pub const MAX_LEN: usize = 140;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Text(String),
+    Code,
+    Username,
+}
+
+/// A checked template. Filling it is one pass over its segments, so a `{####}` inside a user name is printed
+/// as text, never expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    segments: Vec<Segment>,
+}
+
+/// What is wrong with a template; the text is the operator's own, so it is safe to quote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("is {0} characters long; Cognito allows {MIN_LEN} to {MAX_LEN}")]
+    Length(usize),
+    #[error("has no {CODE_PLACEHOLDER} (or <####>) placeholder, so the user would not get the code")]
+    MissingCode,
+    #[error("has an unknown placeholder {0}; the known ones are {{####}}, <####> and {{username}}")]
+    UnknownPlaceholder(String),
+}
+
+impl Template {
+    /// Parses and checks a template. `needs_code` is false only for the account takeover notice.
+    pub fn parse(text: &str, needs_code: bool) -> Result<Self, TemplateError> {
+        let len = text.chars().count();
+        if !(MIN_LEN..=MAX_LEN).contains(&len) {
+            return Err(TemplateError::Length(len));
+        }
+        let mut segments = Vec::new();
+        let mut rest = text;
+        let mut literal = String::new();
+        while !rest.is_empty() {
+            let (seg, used) = if rest.starts_with(CODE_PLACEHOLDER) || rest.starts_with(CODE_PLACEHOLDER_ALT) {
+                (Some(Segment::Code), CODE_PLACEHOLDER.len())
+            } else if rest.starts_with(USERNAME_PLACEHOLDER) {
+                (Some(Segment::Username), USERNAME_PLACEHOLDER.len())
+            } else if let Some(name) = placeholder_like(rest) {
+                return Err(TemplateError::UnknownPlaceholder(name.to_owned()));
+            } else {
+                let c = rest.chars().next().expect("rest is not empty");
+                literal.push(c);
+                (None, c.len_utf8())
+            };
+            if let Some(seg) = seg {
+                if !literal.is_empty() {
+                    segments.push(Segment::Text(std::mem::take(&mut literal)));
+                }
+                segments.push(seg);
+            }
+            rest = &rest[used..];
+        }
+        if !literal.is_empty() {
+            segments.push(Segment::Text(literal));
+        }
+        if needs_code && !segments.contains(&Segment::Code) {
+            return Err(TemplateError::MissingCode);
+        }
+        Ok(Template { segments })
+    }
+
+    /// Whether the template prints the code.
+    pub fn uses_code(&self) -> bool {
+        self.segments.contains(&Segment::Code)
+    }
+
+    /// Fills the template. The result holds the code, so it is zeroized when dropped.
+    pub fn render(&self, code: &str, username: &str) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(MAX_LEN + code.len() + username.len()));
+        for seg in &self.segments {
+            match seg {
+                Segment::Text(t) => out.push_str(t),
+                Segment::Code => out.push_str(code),
+                Segment::Username => out.push_str(username),
+            }
+        }
+        out
+    }
+}
+
+/// `{name}` at the start of `s`, where name is a short run of letters, digits, `_` or `#`: something meant as a
+/// placeholder. Braces around anything else are ordinary text.
+fn placeholder_like(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('{')?;
+    let end = inner.find('}')?;
+    let name = &inner[..end];
+    let plausible = !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'#' || b == b'-');
+    plausible.then(|| &s[..end + 2])
+}
+
+/// The built-in wording per trigger source. Short, plain GSM-7 text that fits one SMS with a code.
+pub fn default_text(source: &TriggerSource) -> &'static str {
+    match source {
+        TriggerSource::SignUp => "Your verification code is {####}. Enter it to finish signing up. Don't share it with anyone.",
+        TriggerSource::ResendCode => "Your new verification code is {####}. Don't share it with anyone.",
+        TriggerSource::ForgotPassword => "Your password reset code is {####}. If you didn't ask to reset your password, ignore this message.",
+        TriggerSource::UpdateUserAttribute => "Your code to confirm this phone number is {####}. Don't share it with anyone.",
+        TriggerSource::VerifyUserAttribute => "Your phone number verification code is {####}. Don't share it with anyone.",
+        TriggerSource::Authentication => "Your sign-in code is {####}. Don't share it with anyone. We will never ask you for it.",
+        TriggerSource::AdminCreateUser => "You have been invited. Sign in as {username} with temporary password {####} and choose a new password.",
+        TriggerSource::AccountTakeOverNotification => "We noticed an unusual sign-in to your account. If it wasn't you, change your password now.",
+        TriggerSource::Unknown(_) => "Your code is {####}.",
+    }
+}
+
+/// The template for every known trigger source, resolved once at init.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    by_source: HashMap<TriggerSource, Template>,
+}
+
+/// A template variable that does not pass the checks, named so the operator can find it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {error}")]
+pub struct TemplateConfigError {
+    pub variable: String,
+    pub error: TemplateError,
+}
+
+impl Templates {
+    /// Resolves each source's template: `SMS_TEMPLATE_<SOURCE>`, else `SMS_TEMPLATE`, else the default.
+    /// `SMS_TEMPLATE` is not applied to the takeover notice, which has no code to show.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TemplateConfigError> {
+        let mut by_source = HashMap::new();
+        for source in TriggerSource::KNOWN {
+            let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
+            let needs_code = source.carries_code();
+            let (variable, text) = match (lookup(&specific), needs_code.then(|| lookup("SMS_TEMPLATE")).flatten()) {
+                (Some(t), _) => (specific, t),
+                (None, Some(t)) => ("SMS_TEMPLATE".to_owned(), t),
+                (None, None) => ("the built-in template".to_owned(), default_text(&source).to_owned()),
+            };
+            let template =
+                Template::parse(&text, needs_code).map_err(|error| TemplateConfigError { variable, error })?;
+            by_source.insert(source, template);
+        }
+        Ok(Templates { by_source })
+    }
+
+    /// The template for a known source; `None` for `Unknown`.
+    pub fn get(&self, source: &TriggerSource) -> Option<&Template> {
+        self.by_source.get(source)
+    }
+}
+
+/// Undoes the HTML escaping Cognito may apply to temporary passwords (`&lt;`, `&gt;`, `&amp;`, …).
+pub fn unescape_password(raw: &str) -> Zeroizing<String> {
+    Zeroizing::new(html_escape::decode_html_entities(raw).into_owned())
+}
+
+/// The name the user signs in with. Pools that sign in with phone or email give users a UUID `userName`,
+/// which means nothing to them; the sign-in attribute does.
+pub fn sign_in_name<'a>(user_name: Option<&'a str>, attributes: &'a HashMap<String, String>) -> &'a str {
+    let user_name = user_name.unwrap_or("");
+    if !user_name.is_empty() && uuid::Uuid::try_parse(user_name).is_err() {
+        return user_name;
+    }
+    ["phone_number", "email", "preferred_username"]
+        .iter()
+        .find_map(|k| attributes.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
+        .unwrap_or(user_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_code_spellings_fill() {
+        let t = Template::parse("Code {####} or <####>.", true).unwrap();
+        assert_eq!(t.render("123456", "u").as_str(), "Code 123456 or 123456.");
+    }
+
+    #[test]
+    fn filled_values_are_not_expanded_again() {
+        let t = Template::parse("Hi {username}, code {####}", true).unwrap();
+        assert_eq!(t.render("42", "{####}<####>{username}").as_str(), "Hi {####}<####>{username}, code 42");
+    }
+
+    #[test]
+    fn cognito_rules_are_enforced() {
+        assert_eq!(Template::parse("{####}", true).unwrap().render("1", "").as_str(), "1");
+        assert_eq!(Template::parse("abc", true), Err(TemplateError::Length(3)));
+        assert_eq!(Template::parse(&"x".repeat(141), true), Err(TemplateError::Length(141)));
+        assert_eq!(Template::parse("no code here", true), Err(TemplateError::MissingCode));
+        assert!(Template::parse("no code here", false).is_ok());
+        assert_eq!(
+            Template::parse("Hi {usename} {####}", true),
+            Err(TemplateError::UnknownPlaceholder("{usename}".into()))
+        );
+        // Braces that are not a placeholder are text.
+        assert!(Template::parse("Use {the code}: {####}", true).is_ok());
+    }
+
+    #[test]
+    fn every_default_is_valid_and_fits() {
+        for s in TriggerSource::KNOWN {
+            let t = Template::parse(default_text(&s), s.carries_code()).unwrap();
+            assert_eq!(t.uses_code(), s.carries_code(), "{s}");
+            assert!(t.render("12345678", "someone").len() <= 160, "{s}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_resolve_specific_then_general() {
+        let env: HashMap<&str, &str> = [
+            ("SMS_TEMPLATE", "General {####}"),
+            ("SMS_TEMPLATE_FORGOT_PASSWORD", "Reset {####}"),
+        ]
+        .into();
+        let t = Templates::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let fill = |s: TriggerSource| t.get(&s).unwrap().render("9", "u").to_string();
+        assert_eq!(fill(TriggerSource::ForgotPassword), "Reset 9");
+        assert_eq!(fill(TriggerSource::SignUp), "General 9");
+        assert_eq!(fill(TriggerSource::AccountTakeOverNotification), default_text(&TriggerSource::AccountTakeOverNotification));
+        assert!(t.get(&TriggerSource::Unknown("x".into())).is_none());
+    }
+
+    #[test]
+    fn bad_override_names_the_variable() {
+        let err = Templates::from_lookup(|k| (k == "SMS_TEMPLATE_AUTHENTICATION").then(|| "no code".into())).unwrap_err();
+        assert_eq!(err.variable, "SMS_TEMPLATE_AUTHENTICATION");
+        assert!(err.to_string().starts_with("SMS_TEMPLATE_AUTHENTICATION has no {####}"));
+    }
+
+    #[test]
+    fn passwords_are_unescaped() {
+        assert_eq!(unescape_password("a&lt;b&gt;c&amp;d&quot;").as_str(), "a<b>c&d\"");
+    }
+
+    #[test]
+    fn sign_in_name_prefers_the_identifier_the_user_types() {
+        let attrs: HashMap<String, String> =
+            [("phone_number".into(), "+12065550100".into()), ("email".into(), "a@example.com".into())].into();
+        let uuid = "3f1e6a4c-8b1d-4a5e-9f3a-2c7d9e0b1a2f";
+        assert_eq!(sign_in_name(Some(uuid), &attrs), "+12065550100");
+        assert_eq!(sign_in_name(Some("alice"), &attrs), "alice");
+        let email_only: HashMap<String, String> = [("email".into(), "a@example.com".into())].into();
+        assert_eq!(sign_in_name(Some(uuid), &email_only), "a@example.com");
+        assert_eq!(sign_in_name(Some(uuid), &HashMap::new()), uuid);
+        assert_eq!(sign_in_name(None, &HashMap::new()), "");
+    }
+}
