@@ -18,7 +18,12 @@ pub enum AnyPublisher {
 }
 
 impl Publisher for AnyPublisher {
-    async fn publish(&self, region: &str, phone: &PhoneNumber, body: &str) -> Result<String, PublishError> {
+    async fn publish(
+        &self,
+        region: &str,
+        phone: &PhoneNumber,
+        body: &str,
+    ) -> Result<String, PublishError> {
         match self {
             AnyPublisher::Sns(p) => p.publish(region, phone, body).await,
             AnyPublisher::Outbox(p) => p.publish(region, phone, body).await,
@@ -58,13 +63,19 @@ pub enum InitError {
 /// Builds the keyring, clients, publisher and probe once.
 pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let keyring = match &config.key {
-        KeySource::Kms { key_arn } => crypto::kms_keyring(key_arn, aws_sdk_kms::Client::new(sdk)).await?,
+        KeySource::Kms { key_arn } => {
+            crypto::kms_keyring(key_arn, aws_sdk_kms::Client::new(sdk)).await?
+        }
         KeySource::LocalDev { path } => {
             tracing::warn!(path = %path, "using the PUBLIC development key: for local runs only, never deploy with LOCAL_DEV_KEY_FILE");
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| InitError::DevKey { path: path.clone(), reason: e.to_string() })?;
-            let key = crypto::read_dev_key(&text)
-                .map_err(|e| InitError::DevKey { path: path.clone(), reason: e.to_string() })?;
+            let text = std::fs::read_to_string(path).map_err(|e| InitError::DevKey {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let key = crypto::read_dev_key(&text).map_err(|e| InitError::DevKey {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             crypto::dev_keyring(&key).await?
         }
     };
@@ -88,7 +99,10 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         templates: config.templates.clone(),
         sns_region: config.sns_region.clone(),
         allowed_pools: config.allowed_pools.clone(),
-        home_region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned()),
+        home_region: sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_owned()),
     })
 }
 
@@ -106,8 +120,11 @@ pub async fn aws_config_in(fallback_region: Option<&'static str>) -> SdkConfig {
         .operation_attempt_timeout(std::time::Duration::from_secs(3))
         .operation_timeout(std::time::Duration::from_secs(8))
         .build();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
-    let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
+    let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
     if let (Some(region), false) = (fallback_region, env_has_region) {
         loader = loader.region(aws_config::Region::from_static(region));
     }

@@ -94,7 +94,10 @@ pub struct ConfigError {
 }
 
 fn bad(variable: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { variable: variable.to_owned(), reason: reason.into() }
+    ConfigError {
+        variable: variable.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 /// The ARN pattern Cognito applies to `KMSKeyID` and `SnsCallerArn` (seed `000_…`).
@@ -127,7 +130,10 @@ impl Config {
                 if is_region_name(&r) {
                     Ok(r)
                 } else {
-                    Err(bad("SNS_REGION", format!("{r:?} is not a Region name (5-32 characters, like us-east-1)")))
+                    Err(bad(
+                        "SNS_REGION",
+                        format!("{r:?} is not a Region name (5-32 characters, like us-east-1)"),
+                    ))
                 }
             })
             .transpose()?;
@@ -135,12 +141,22 @@ impl Config {
         let sms_type = match get("SMS_TYPE").as_deref() {
             None | Some("Transactional") => SmsType::Transactional,
             Some("Promotional") => SmsType::Promotional,
-            Some(other) => return Err(bad("SMS_TYPE", format!("{other:?} is not allowed; use Transactional or Promotional"))),
+            Some(other) => {
+                return Err(bad(
+                    "SMS_TYPE",
+                    format!("{other:?} is not allowed; use Transactional or Promotional"),
+                ))
+            }
         };
-        let sender_id = get("SENDER_ID").map(|v| check_sender_id(&v).map(|_| v)).transpose()?;
-        let origination_number =
-            get("ORIGINATION_NUMBER").map(|v| check_origination_number(&v).map(|_| v)).transpose()?;
-        let max_price = get("MAX_PRICE").map(|v| check_max_price(&v).map(|_| v)).transpose()?;
+        let sender_id = get("SENDER_ID")
+            .map(|v| check_sender_id(&v).map(|_| v))
+            .transpose()?;
+        let origination_number = get("ORIGINATION_NUMBER")
+            .map(|v| check_origination_number(&v).map(|_| v))
+            .transpose()?;
+        let max_price = get("MAX_PRICE")
+            .map(|v| check_max_price(&v).map(|_| v))
+            .transpose()?;
 
         let caller_role = match get("SNS_CALLER_ARN") {
             None => {
@@ -150,24 +166,36 @@ impl Config {
                 None
             }
             Some(arn) => {
-                if !(20..=2048).contains(&arn.len()) || !ARN.is_match(&arn) || !arn.contains(":iam::") {
+                if !(20..=2048).contains(&arn.len())
+                    || !ARN.is_match(&arn)
+                    || !arn.contains(":iam::")
+                {
                     return Err(bad("SNS_CALLER_ARN", "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), 20-2048 characters"));
                 }
                 let external_id = lookup("SNS_EXTERNAL_ID").filter(|v| !v.is_empty());
                 if external_id.as_ref().is_some_and(|v| v.len() > 131_072) {
                     return Err(bad("SNS_EXTERNAL_ID", "is longer than 131072 characters"));
                 }
-                Some(CallerRole { role_arn: arn, external_id })
+                Some(CallerRole {
+                    role_arn: arn,
+                    external_id,
+                })
             }
         };
 
-        let templates = Templates::from_lookup(&get).map_err(|e| bad(&e.variable, e.error.to_string()))?;
+        let templates =
+            Templates::from_lookup(get).map_err(|e| bad(&e.variable, e.error.to_string()))?;
 
         let probe = ProbeSettings {
             enabled: match get("SMS_PROBE").as_deref() {
                 None | Some("on") => true,
                 Some("off") => false,
-                Some(other) => return Err(bad("SMS_PROBE", format!("{other:?} is not allowed; use on or off"))),
+                Some(other) => {
+                    return Err(bad(
+                        "SMS_PROBE",
+                        format!("{other:?} is not allowed; use on or off"),
+                    ))
+                }
             },
             cache_for: Duration::from_secs(match get("SMS_PROBE_CACHE_SECONDS") {
                 None => 300,
@@ -175,30 +203,55 @@ impl Config {
                     .parse::<u64>()
                     .ok()
                     .filter(|s| (10..=86_400).contains(s))
-                    .ok_or_else(|| bad("SMS_PROBE_CACHE_SECONDS", "must be a whole number of seconds from 10 to 86400"))?,
+                    .ok_or_else(|| {
+                        bad(
+                            "SMS_PROBE_CACHE_SECONDS",
+                            "must be a whole number of seconds from 10 to 86400",
+                        )
+                    })?,
             }),
         };
 
         let allowed_pools = get("ALLOWED_USER_POOL_IDS")
             .map(|v| {
-                let ids: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                let ids: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 match ids.iter().find(|id| !is_user_pool_id(id)) {
-                    Some(id) => Err(bad("ALLOWED_USER_POOL_IDS", format!("{id:?} is not a user pool id (like us-east-1_AbCdEf123)"))),
-                    None if ids.is_empty() => Err(bad("ALLOWED_USER_POOL_IDS", "lists no pool ids")),
+                    Some(id) => Err(bad(
+                        "ALLOWED_USER_POOL_IDS",
+                        format!("{id:?} is not a user pool id (like us-east-1_AbCdEf123)"),
+                    )),
+                    None if ids.is_empty() => {
+                        Err(bad("ALLOWED_USER_POOL_IDS", "lists no pool ids"))
+                    }
                     None => Ok(ids),
                 }
             })
             .transpose()?;
 
+        let local_outbox = get("LOCAL_OUTBOX");
+        if local_outbox.is_some() && !matches!(key, KeySource::LocalDev { .. }) {
+            // Only the public development key can feed the outbox, so a real code can never be written out.
+            return Err(bad("LOCAL_OUTBOX", "is only allowed with LOCAL_DEV_KEY_FILE (local runs); a deployed function always sends through SNS"));
+        }
+
         Ok(Config {
             key,
             sns_region,
-            sms: SmsAttributes { sms_type, sender_id, origination_number, max_price },
+            sms: SmsAttributes {
+                sms_type,
+                sender_id,
+                origination_number,
+                max_price,
+            },
             caller_role,
             templates,
             probe,
             allowed_pools,
-            local_outbox: get("LOCAL_OUTBOX"),
+            local_outbox,
         })
     }
 }
@@ -207,7 +260,8 @@ impl Config {
 /// key ids, which would never match, are refused here.
 pub fn parse_kms_key_arn(arn: &str) -> Result<String, ConfigError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let is_key = parts.len() == 6 && parts[2] == "kms" && parts[5].starts_with("key/") && parts[5].len() > 4;
+    let is_key =
+        parts.len() == 6 && parts[2] == "kms" && parts[5].starts_with("key/") && parts[5].len() > 4;
     if !(20..=2048).contains(&arn.len()) || !ARN.is_match(arn) || !is_key {
         return Err(bad(
             "KMS_KEY_ARN",
@@ -221,7 +275,12 @@ fn check_sender_id(v: &str) -> Result<(), ConfigError> {
     let ok = (3..=11).contains(&v.len())
         && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && v.bytes().any(|b| b.is_ascii_alphabetic());
-    ok.then_some(()).ok_or_else(|| bad("SENDER_ID", "must be 3-11 letters, digits or hyphens with at least one letter"))
+    ok.then_some(()).ok_or_else(|| {
+        bad(
+            "SENDER_ID",
+            "must be 3-11 letters, digits or hyphens with at least one letter",
+        )
+    })
 }
 
 fn check_origination_number(v: &str) -> Result<(), ConfigError> {
@@ -234,14 +293,18 @@ fn check_max_price(v: &str) -> Result<(), ConfigError> {
     let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && v.bytes().filter(|b| *b == b'.').count() <= 1
         && v.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite());
-    ok.then_some(()).ok_or_else(|| bad("MAX_PRICE", "must be a positive amount in USD, like 0.50"))
+    ok.then_some(())
+        .ok_or_else(|| bad("MAX_PRICE", "must be a positive amount in USD, like 0.50"))
 }
 
 /// `<region>_<id>` as Cognito spells pool ids.
 pub fn is_user_pool_id(s: &str) -> bool {
     match s.split_once('_') {
         Some((region, id)) => {
-            is_region_name(region) && !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            is_region_name(region)
+                && !id.is_empty()
+                && id.len() <= 40
+                && id.bytes().all(|b| b.is_ascii_alphanumeric())
         }
         None => false,
     }
@@ -252,10 +315,14 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    const ARN_OK: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const ARN_OK: &str =
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -266,7 +333,12 @@ mod tests {
     #[test]
     fn minimal_config_has_safe_defaults() {
         let c = parse(&[("KMS_KEY_ARN", ARN_OK)]).unwrap();
-        assert_eq!(c.key, KeySource::Kms { key_arn: ARN_OK.into() });
+        assert_eq!(
+            c.key,
+            KeySource::Kms {
+                key_arn: ARN_OK.into()
+            }
+        );
         assert_eq!(c.sms.sms_type, SmsType::Transactional);
         assert_eq!(c.sns_region, None);
         assert!(c.caller_role.is_none() && c.local_outbox.is_none() && c.allowed_pools.is_none());
@@ -277,7 +349,10 @@ mod tests {
     #[test]
     fn key_source_is_explicit() {
         assert_eq!(err_var(&[]), "KMS_KEY_ARN");
-        assert_eq!(err_var(&[("KMS_KEY_ARN", ARN_OK), ("LOCAL_DEV_KEY_FILE", "k")]), "LOCAL_DEV_KEY_FILE");
+        assert_eq!(
+            err_var(&[("KMS_KEY_ARN", ARN_OK), ("LOCAL_DEV_KEY_FILE", "k")]),
+            "LOCAL_DEV_KEY_FILE"
+        );
         for bad_arn in [
             "alias/my-key",
             "1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -285,16 +360,32 @@ mod tests {
             "arn:aws:sns:us-east-1:111122223333:key/abc",
             "arn:aws:kms:us-east-1:abc:key/abc",
         ] {
-            assert_eq!(err_var(&[("KMS_KEY_ARN", bad_arn)]), "KMS_KEY_ARN", "{bad_arn}");
+            assert_eq!(
+                err_var(&[("KMS_KEY_ARN", bad_arn)]),
+                "KMS_KEY_ARN",
+                "{bad_arn}"
+            );
         }
         let dev = parse(&[("LOCAL_DEV_KEY_FILE", "events/key")]).unwrap();
-        assert_eq!(dev.key, KeySource::LocalDev { path: "events/key".into() });
+        assert_eq!(
+            dev.key,
+            KeySource::LocalDev {
+                path: "events/key".into()
+            }
+        );
     }
 
     #[test]
     fn sms_attributes_are_checked() {
         let k = ("KMS_KEY_ARN", ARN_OK);
-        let c = parse(&[k, ("SMS_TYPE", "Promotional"), ("SENDER_ID", "MyApp-1"), ("ORIGINATION_NUMBER", "+18005550100"), ("MAX_PRICE", "0.50")]).unwrap();
+        let c = parse(&[
+            k,
+            ("SMS_TYPE", "Promotional"),
+            ("SENDER_ID", "MyApp-1"),
+            ("ORIGINATION_NUMBER", "+18005550100"),
+            ("MAX_PRICE", "0.50"),
+        ])
+        .unwrap();
         assert_eq!(c.sms.sms_type, SmsType::Promotional);
         assert_eq!(c.sms.sender_id.as_deref(), Some("MyApp-1"));
         assert_eq!(c.sms.origination_number.as_deref(), Some("+18005550100"));
@@ -328,20 +419,43 @@ mod tests {
         let role = "arn:aws:iam::111122223333:role/CognitoSns";
         let c = parse(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", "ext-1")]).unwrap();
         let r = c.caller_role.unwrap();
-        assert_eq!((r.role_arn.as_str(), r.external_id.as_deref()), (role, Some("ext-1")));
+        assert_eq!(
+            (r.role_arn.as_str(), r.external_id.as_deref()),
+            (role, Some("ext-1"))
+        );
         assert!(!format!("{r:?}").contains("ext-1"));
-        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", "role/CognitoSns")]), "SNS_CALLER_ARN");
-        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", "arn:aws:kms:us-east-1:111122223333:key/x")]), "SNS_CALLER_ARN");
+        assert_eq!(
+            err_var(&[k, ("SNS_CALLER_ARN", "role/CognitoSns")]),
+            "SNS_CALLER_ARN"
+        );
+        assert_eq!(
+            err_var(&[
+                k,
+                ("SNS_CALLER_ARN", "arn:aws:kms:us-east-1:111122223333:key/x")
+            ]),
+            "SNS_CALLER_ARN"
+        );
         assert_eq!(err_var(&[k, ("SNS_EXTERNAL_ID", "x")]), "SNS_EXTERNAL_ID");
         let long = "x".repeat(131_073);
-        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", &long)]), "SNS_EXTERNAL_ID");
+        assert_eq!(
+            err_var(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", &long)]),
+            "SNS_EXTERNAL_ID"
+        );
     }
 
     #[test]
     fn pools_and_regions() {
         let k = ("KMS_KEY_ARN", ARN_OK);
-        let c = parse(&[k, ("ALLOWED_USER_POOL_IDS", "us-east-1_AbC123, eu-west-1_XyZ"), ("SNS_REGION", "ap-northeast-1")]).unwrap();
-        assert_eq!(c.allowed_pools.unwrap(), ["us-east-1_AbC123", "eu-west-1_XyZ"]);
+        let c = parse(&[
+            k,
+            ("ALLOWED_USER_POOL_IDS", "us-east-1_AbC123, eu-west-1_XyZ"),
+            ("SNS_REGION", "ap-northeast-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.allowed_pools.unwrap(),
+            ["us-east-1_AbC123", "eu-west-1_XyZ"]
+        );
         assert_eq!(c.sns_region.as_deref(), Some("ap-northeast-1"));
         assert!(is_user_pool_id("us-east-1_EXAMPLE"));
         assert!(!is_user_pool_id("us-east-1_"));

@@ -66,13 +66,21 @@ impl<D: Decrypter, P: Publisher, Q: Probe> Sender<D, P, Q> {
         trace.phone = Some(phone.masked());
         let region = self.sns_region_for(&event, pool).to_owned();
         trace.sns_region = Some(region.clone());
-        let template = self.templates.get(source).ok_or_else(|| SendError::MissingCode(source.to_string()))?;
+        let template = self
+            .templates
+            .get(source)
+            .ok_or_else(|| SendError::MissingCode(source.to_string()))?;
 
         let code = if template.uses_code() {
             let ciphertext = event.request.code.as_deref().filter(|c| !c.is_empty());
-            let ciphertext = ciphertext.ok_or_else(|| SendError::MissingCode(source.to_string()))?;
+            let ciphertext =
+                ciphertext.ok_or_else(|| SendError::MissingCode(source.to_string()))?;
             let code = self.decrypter.decrypt(ciphertext, pool).await?;
-            Some(if *source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code })
+            Some(if *source == TriggerSource::AdminCreateUser {
+                unescape_password(&code)
+            } else {
+                code
+            })
         } else {
             None
         };
@@ -98,15 +106,23 @@ impl<D: Decrypter, P: Publisher, Q: Probe> Sender<D, P, Q> {
             .region
             .as_deref()
             .filter(|r| is_region_name(r))
-            .or_else(|| pool.split_once('_').map(|(r, _)| r).filter(|r| is_region_name(r)))
+            .or_else(|| {
+                pool.split_once('_')
+                    .map(|(r, _)| r)
+                    .filter(|r| is_region_name(r))
+            })
             .unwrap_or(&self.home_region);
         sns_region(pool_region, self.sns_region.as_deref())
     }
 }
 
 fn log_outcome(t: &Trace, result: &Result<String, SendError>) {
-    let (ts, pool, phone, region) =
-        (t.trigger_source.as_deref(), t.user_pool_id.as_deref(), t.phone.as_deref(), t.sns_region.as_deref());
+    let (ts, pool, phone, region) = (
+        t.trigger_source.as_deref(),
+        t.user_pool_id.as_deref(),
+        t.phone.as_deref(),
+        t.sns_region.as_deref(),
+    );
     match result {
         Ok(message_id) => tracing::info!(
             outcome = SENT,

@@ -13,10 +13,15 @@ async fn main() -> Result<(), Error> {
         std::process::exit(code);
     }
     logging::init(std::io::stdout);
-    let config = Config::from_env().inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
+    let config = Config::from_env()
+        .inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
     let sdk = app::aws_config().await;
-    let app = app::build(&config, &sdk).await.inspect_err(|e| tracing::error!(outcome = "init_error", reason = %e, "cannot start"))?;
-    let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(&event.payload).await }))
+    let app = app::build(&config, &sdk)
         .await
+        .inspect_err(|e| tracing::error!(outcome = "init_error", reason = %e, "cannot start"))?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        app.handle(&event.payload).await
+    }))
+    .await
 }

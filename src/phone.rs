@@ -30,7 +30,9 @@ impl PhoneNumber {
         if ok {
             Ok(PhoneNumber(raw.to_owned()))
         } else {
-            Err(PhoneError::NotE164 { len: raw.chars().count() })
+            Err(PhoneError::NotE164 {
+                len: raw.chars().count(),
+            })
         }
     }
 
@@ -57,7 +59,13 @@ pub fn mask(raw: &str) -> String {
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| if i < keep_head || i >= chars.len() - keep_tail { *c } else { '*' })
+        .map(|(i, c)| {
+            if i < keep_head || i >= chars.len() - keep_tail {
+                *c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 
@@ -79,7 +87,12 @@ mod tests {
 
     #[test]
     fn accepts_e164() {
-        for n in ["+12065550100", "+442071838750", "+819012345678", "+12345678"] {
+        for n in [
+            "+12065550100",
+            "+442071838750",
+            "+819012345678",
+            "+12345678",
+        ] {
             assert_eq!(PhoneNumber::parse(Some(n)).unwrap().as_e164(), n);
         }
     }
@@ -100,7 +113,10 @@ mod tests {
             " +12065550100",
             "+１２０６５５５０１００",
         ] {
-            assert!(matches!(PhoneNumber::parse(Some(n)), Err(PhoneError::NotE164 { .. })), "{n:?} accepted");
+            assert!(
+                matches!(PhoneNumber::parse(Some(n)), Err(PhoneError::NotE164 { .. })),
+                "{n:?} accepted"
+            );
         }
     }
 

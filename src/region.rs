@@ -31,7 +31,8 @@ pub fn legacy_alternates(cognito_region: &str) -> &'static [&'static str] {
 pub fn is_region_name(s: &str) -> bool {
     (5..=32).contains(&s.len())
         && s.split('-').count() >= 3
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
 }
 
@@ -47,9 +48,23 @@ mod tests {
     #[test]
     fn table_regions_use_themselves() {
         for r in [
-            "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-            "ap-northeast-1", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-north-1",
-            "eu-south-1", "me-south-1", "sa-east-1",
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "ap-south-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ap-northeast-1",
+            "ca-central-1",
+            "eu-central-1",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "eu-north-1",
+            "eu-south-1",
+            "me-south-1",
+            "sa-east-1",
         ] {
             assert_eq!(sns_region(r, None), r);
         }

@@ -46,7 +46,12 @@ pub enum PublishError {
 impl PublishError {
     /// Whether trying again later could succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, PublishError::Throttled(_) | PublishError::ServiceError(_) | PublishError::Unreachable(_))
+        matches!(
+            self,
+            PublishError::Throttled(_)
+                | PublishError::ServiceError(_)
+                | PublishError::Unreachable(_)
+        )
     }
 
     /// Classifies an SDK error by its code and HTTP status.
@@ -68,8 +73,12 @@ impl PublishError {
                 }
                 return PublishError::Unreachable(kind.into());
             }
-            SdkError::ResponseError(_) => return PublishError::ServiceError("unreadable response".into()),
-            SdkError::ConstructionFailure(_) => return PublishError::Denied("request could not be signed".into()),
+            SdkError::ResponseError(_) => {
+                return PublishError::ServiceError("unreadable response".into())
+            }
+            SdkError::ConstructionFailure(_) => {
+                return PublishError::Denied("request could not be signed".into())
+            }
             _ => {}
         }
         let code = err.code().unwrap_or("").to_owned();
@@ -84,28 +93,50 @@ impl PublishError {
                 if param == "PhoneNumber" {
                     PublishError::InvalidNumber
                 } else {
-                    PublishError::InvalidParameter(param.chars().filter(|c| !c.is_ascii_digit()).take(64).collect())
+                    PublishError::InvalidParameter(
+                        param
+                            .chars()
+                            .filter(|c| !c.is_ascii_digit())
+                            .take(64)
+                            .collect(),
+                    )
                 }
             }
-            "AuthorizationError" | "AccessDenied" | "AccessDeniedException" | "InvalidClientTokenId"
-            | "UnrecognizedClientException" | "ExpiredToken" | "SignatureDoesNotMatch" | "KMSAccessDenied" => {
-                PublishError::Denied(code)
-            }
-            "Throttling" | "ThrottlingException" | "ThrottledException" | "TooManyRequestsException"
+            "AuthorizationError"
+            | "AccessDenied"
+            | "AccessDeniedException"
+            | "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "ExpiredToken"
+            | "SignatureDoesNotMatch"
+            | "KMSAccessDenied" => PublishError::Denied(code),
+            "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "TooManyRequestsException"
             | "RequestLimitExceeded" => PublishError::Throttled(code),
             "InternalError" | "InternalFailure" | "ServiceUnavailable" | "KMSThrottling" => {
                 PublishError::ServiceError(code)
             }
             _ if status.is_some_and(|s| s >= 500) => {
-                PublishError::ServiceError(if code.is_empty() { format!("HTTP {}", status.unwrap_or(0)) } else { code })
+                PublishError::ServiceError(if code.is_empty() {
+                    format!("HTTP {}", status.unwrap_or(0))
+                } else {
+                    code
+                })
             }
             _ if status == Some(429) => PublishError::Throttled("HTTP 429".into()),
-            _ => PublishError::Rejected(if code.is_empty() { format!("HTTP {}", status.unwrap_or(0)) } else { code }),
+            _ => PublishError::Rejected(if code.is_empty() {
+                format!("HTTP {}", status.unwrap_or(0))
+            } else {
+                code
+            }),
         }
     }
 }
 
-type ClientFactory = Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) + Send + Sync>;
+type ClientFactory =
+    Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) + Send + Sync>;
 
 /// SNS and CloudWatch clients per SNS Region, built on first use and reused for the life of the process.
 pub struct RegionalClients {
@@ -114,41 +145,38 @@ pub struct RegionalClients {
 }
 
 impl RegionalClients {
-    /// Clients from the function's AWS config. With a caller role, every client uses that role's credentials
-    /// (AssumeRole through STS, with the external ID), cached by the SDK and refreshed before they expire.
+    /// Clients from the function's AWS config, with the caller role's credentials when one is set.
     pub async fn new(base: &SdkConfig, caller_role: Option<&CallerRole>) -> Self {
-        let config = match caller_role {
-            None => base.clone(),
-            Some(role) => {
-                let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
-                    .session_name("cognito-sms-sender")
-                    .configure(base);
-                if let Some(id) = &role.external_id {
-                    provider = provider.external_id(id);
-                }
-                base.to_builder()
-                    .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                        provider.build().await,
-                    ))
-                    .build()
-            }
-        };
+        let config = publishing_config(base, caller_role).await;
         Self::from_factory(Box::new(move |region| {
             let region = aws_config::Region::new(region.to_owned());
-            let sns = aws_sdk_sns::config::Builder::from(&config).region(region.clone()).build();
-            let cw = aws_sdk_cloudwatch::config::Builder::from(&config).region(region).build();
-            (aws_sdk_sns::Client::from_conf(sns), aws_sdk_cloudwatch::Client::from_conf(cw))
+            let sns = aws_sdk_sns::config::Builder::from(&config)
+                .region(region.clone())
+                .build();
+            let cw = aws_sdk_cloudwatch::config::Builder::from(&config)
+                .region(region)
+                .build();
+            (
+                aws_sdk_sns::Client::from_conf(sns),
+                aws_sdk_cloudwatch::Client::from_conf(cw),
+            )
         }))
     }
 
     /// Clients from a factory, e.g. mocked clients in tests.
     pub fn from_factory(make: ClientFactory) -> Self {
-        RegionalClients { make, clients: Mutex::new(HashMap::new()) }
+        RegionalClients {
+            make,
+            clients: Mutex::new(HashMap::new()),
+        }
     }
 
     fn get(&self, region: &str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients.entry(region.to_owned()).or_insert_with(|| (self.make)(region)).clone()
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| (self.make)(region))
+            .clone()
     }
 
     /// The SNS client for `region`.
@@ -161,15 +189,35 @@ impl RegionalClients {
         self.get(region).1
     }
 
-    /// How many Regions have clients (for tests of reuse).
-    pub fn len(&self) -> usize {
-        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+    /// The Regions that have clients so far, sorted.
+    pub fn regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self
+            .clients
+            .lock()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default();
+        regions.sort();
+        regions
     }
+}
 
-    /// Whether no Region has a client yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+/// The AWS config SNS and CloudWatch calls use. With a caller role (like the pool's `SmsConfiguration`), its
+/// credentials come from STS AssumeRole with the external ID, cached by the SDK and refreshed before they expire.
+pub async fn publishing_config(base: &SdkConfig, caller_role: Option<&CallerRole>) -> SdkConfig {
+    let Some(role) = caller_role else {
+        return base.clone();
+    };
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+        .session_name("cognito-sms-sender")
+        .configure(base);
+    if let Some(id) = &role.external_id {
+        provider = provider.external_id(id);
     }
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider.build().await),
+        )
+        .build()
 }
 
 /// Publishes with `sns:Publish` to a phone number.
@@ -180,7 +228,10 @@ pub struct SnsPublisher {
 
 impl SnsPublisher {
     pub fn new(clients: std::sync::Arc<RegionalClients>, sms: &SmsAttributes) -> Self {
-        SnsPublisher { clients, attributes: message_attributes(sms) }
+        SnsPublisher {
+            clients,
+            attributes: message_attributes(sms),
+        }
     }
 }
 
@@ -207,12 +258,25 @@ pub fn message_attributes(sms: &SmsAttributes) -> Vec<(&'static str, MessageAttr
 }
 
 impl Publisher for SnsPublisher {
-    async fn publish(&self, sns_region: &str, phone: &PhoneNumber, body: &str) -> Result<String, PublishError> {
-        let mut request = self.clients.sns(sns_region).publish().phone_number(phone.as_e164()).message(body);
+    async fn publish(
+        &self,
+        sns_region: &str,
+        phone: &PhoneNumber,
+        body: &str,
+    ) -> Result<String, PublishError> {
+        let mut request = self
+            .clients
+            .sns(sns_region)
+            .publish()
+            .phone_number(phone.as_e164())
+            .message(body);
         for (name, value) in &self.attributes {
             request = request.message_attributes(*name, value.clone());
         }
-        let out = request.send().await.map_err(|e| PublishError::from_sdk(&e))?;
+        let out = request
+            .send()
+            .await
+            .map_err(|e| PublishError::from_sdk(&e))?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
@@ -230,17 +294,32 @@ impl Outbox {
             .into_iter()
             .map(|(k, v)| (k, v.string_value.unwrap_or_default()))
             .collect();
-        Outbox { target: target.into(), attributes, count: Default::default() }
+        Outbox {
+            target: target.into(),
+            attributes,
+            count: Default::default(),
+        }
     }
 }
 
 impl Publisher for Outbox {
-    async fn publish(&self, sns_region: &str, phone: &PhoneNumber, body: &str) -> Result<String, PublishError> {
+    async fn publish(
+        &self,
+        sns_region: &str,
+        phone: &PhoneNumber,
+        body: &str,
+    ) -> Result<String, PublishError> {
         use std::io::Write;
-        let n = self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = self
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let message_id = format!("local-outbox-{n}");
-        let attributes: serde_json::Map<String, serde_json::Value> =
-            self.attributes.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into())).collect();
+        let attributes: serde_json::Map<String, serde_json::Value> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+            .collect();
         let line = serde_json::json!({
             "sns_region": sns_region,
             "phone_number": phone.as_e164(),
@@ -252,9 +331,15 @@ impl Publisher for Outbox {
         let result = if self.target == "-" {
             write(&mut std::io::stdout().lock())
         } else {
-            std::fs::OpenOptions::new().create(true).append(true).open(&self.target).and_then(|mut f| write(&mut f))
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.target)
+                .and_then(|mut f| write(&mut f))
         };
-        result.map_err(|e| PublishError::Unreachable(format!("LOCAL_OUTBOX not writable: {}", e.kind())))?;
+        result.map_err(|e| {
+            PublishError::Unreachable(format!("LOCAL_OUTBOX not writable: {}", e.kind()))
+        })?;
         Ok(message_id)
     }
 }

@@ -1,0 +1,219 @@
+//! Shared test support: a real moto server per test binary, AWS config pointing at it, and log capture.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_config::SdkConfig;
+use serde_json::Value;
+
+/// A moto server owned by this test process. It exits when the process does (its stdin closes).
+pub struct Moto {
+    pub url: String,
+    _child: Mutex<Child>,
+}
+
+/// The moto server for this test binary, started on first use. Fails (never skips) when moto is missing.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
+        let mut child = Command::new(&python)
+            .arg(format!("{root}/tests/moto_server.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto with {python}: {e}. Run scripts/test, which installs it (scripts/setup)."));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("moto prints its port");
+        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("moto did not start: {line:?}"));
+        Moto { url: format!("http://127.0.0.1:{port}"), _child: Mutex::new(child) }
+    })
+}
+
+impl Moto {
+    /// AWS config for moto: its endpoint, us-east-1, dummy credentials.
+    pub fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_in("us-east-1")
+    }
+
+    pub fn sdk_config_in(&self, region: &str) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .time_source(aws_smithy_async::time::SystemTimeSource::new())
+            .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "tests",
+                    ),
+                ),
+            )
+            .build()
+    }
+
+    /// A fresh symmetric KMS key; returns its ARN.
+    pub async fn create_key(&self) -> String {
+        let kms = aws_sdk_kms::Client::new(&self.sdk_config());
+        let key = kms.create_key().send().await.expect("moto CreateKey");
+        key.key_metadata.expect("metadata").arn.expect("arn")
+    }
+
+    /// The SMS moto recorded for `phone`: (message, message_id).
+    pub async fn sms_to(&self, phone: &str) -> Vec<(String, String)> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.url))
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("json");
+        data["sns"]["SMS"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["phone_number"] == phone)
+            .map(|s| {
+                (
+                    s["message"].as_str().unwrap_or("").to_owned(),
+                    s["message_id"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Log lines captured from the current thread while the guard lives.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops capturing when dropped.
+pub struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// Writes to the capturing buffer of the thread that logs, if any.
+struct ThreadWriter;
+
+impl Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CURRENT.with(|c| {
+            if let Some(logs) = c.borrow_mut().as_mut() {
+                let _ = logs.write(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Starts capturing this thread's logs at the most verbose level the function allows (TRACE, with its
+    /// caps on the runtime and SDK), in its JSON format. One global subscriber serves the whole test binary,
+    /// so every callsite is enabled whatever test runs first.
+    pub fn capture() -> (Logs, CaptureGuard) {
+        static INIT: OnceLock<()> = OnceLock::new();
+        INIT.get_or_init(|| {
+            tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_env_filter(cognito_sms_sender::logging::filter_for("trace"))
+                .with_writer(|| ThreadWriter)
+                .init();
+        });
+        let logs = Logs::default();
+        CURRENT.with(|c| *c.borrow_mut() = Some(logs.clone()));
+        (logs, CaptureGuard)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Every line, parsed.
+    pub fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON log line"))
+            .collect()
+    }
+
+    /// The lines that carry an `outcome` field.
+    pub fn outcomes(&self) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l.get("outcome").is_some())
+            .collect()
+    }
+
+    /// Asserts that no secret appears anywhere in the captured logs, and records them for the suite-wide scan.
+    pub fn assert_clean(&self, secrets: &[&str]) {
+        let text = self.text();
+        for s in secrets.iter().filter(|s| !s.is_empty()) {
+            if let Some(line) = text.lines().find(|l| l.contains(s)) {
+                let shown: String = line.replace(s, "<SECRET>").chars().take(400).collect();
+                panic!(
+                    "a secret ({} chars) appears in this log line: {shown}",
+                    s.len()
+                );
+            }
+        }
+        assert_no_unmasked_number(&text);
+        record_for_suite_scan(&text);
+    }
+}
+
+/// Fails on anything that looks like a full phone number (+ and 8 or more digits in a row).
+pub fn assert_no_unmasked_number(text: &str) {
+    let bytes = text.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'+' {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            assert!(
+                digits < 8,
+                "an unmasked phone number appears in the logs near byte {i}"
+            );
+        }
+    }
+}
+
+/// Appends captured logs to target/test-logs/, which scripts/test scans once the whole suite has run.
+fn record_for_suite_scan(text: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join(format!("{}.jsonl", std::process::id()));
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
+}

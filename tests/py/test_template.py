@@ -1,0 +1,341 @@
+"""template.yaml: cfn-lint clean (no warnings, no informational findings), the facts the deployment relies on,
+and parameters that accept exactly what the function accepts."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from conftest import ROOT, VENV_BIN
+
+TEMPLATE = ROOT / "template.yaml"
+T = cfn_yaml.load(str(TEMPLATE))
+RES = T["Resources"]
+PARAMS = T["Parameters"]
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def plain(node):
+    """cfn-lint's node classes as plain dicts, lists and strings."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def sub(value, **extra):
+    """Resolves a `Fn::Sub` of pseudo parameters (and `extra`) for comparisons."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        names = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+                 "AWS::StackName": "stack", **extra}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
+    return value
+
+
+def branches(item):
+    """A statement list entry, or both branches of an `Fn::If`, without `AWS::NoValue`."""
+    if isinstance(item, dict) and "Fn::If" in item:
+        _, yes, no = item["Fn::If"]
+        return [b for b in (yes, no) if b != NO_VALUE]
+    return [item]
+
+
+def statements(role):
+    out = []
+    for policy in plain(RES[role]["Properties"]["Policies"]):
+        for item in policy["PolicyDocument"]["Statement"]:
+            out.extend(branches(item))
+    return out
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def find(stmts, action):
+    found = [s for s in stmts if action in as_list(s["Action"])]
+    assert len(found) == 1, (action, found)
+    return found[0]
+
+
+FN = plain(RES["SmsSenderFunction"])
+ENV = FN["Properties"]["Environment"]["Variables"]
+ROLE = statements("SmsSenderRole")
+
+
+# ------------------------------------------------------------------------------------------------- linting --
+
+def test_cfn_lint_reports_nothing():
+    exe = VENV_BIN / "cfn-lint"
+    assert exe.exists(), "cfn-lint is not installed: run scripts/setup"
+    result = subprocess.run([str(exe), "--format", "parseable", str(TEMPLATE)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
+
+
+def test_sam_validate_lint():
+    sam = ROOT / ".venv-deploy" / "bin" / "sam"
+    if not sam.exists():
+        pytest.skip("deploy tools not installed (python3 -m venv .venv-deploy && "
+                    ".venv-deploy/bin/pip install -r requirements-deploy.txt)")
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
+    result = subprocess.run([str(sam), "validate", "--lint", "--template", str(TEMPLATE)], capture_output=True,
+                            text=True, timeout=300, env=env, cwd=ROOT)
+    assert result.returncode == 0 and "is a valid SAM Template" in result.stdout, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------- least privilege --
+
+def test_no_wildcard_actions_in_any_iam_role():
+    for name, res in RES.items():
+        if res["Type"] != "AWS::IAM::Role":
+            continue
+        for s in statements(name):
+            for action in as_list(s.get("Action", [])):
+                assert "*" not in action, (name, action)
+            assert "NotAction" not in s, name
+
+
+def test_only_the_account_root_statement_of_the_key_policy_has_a_wildcard_action():
+    root = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    for s in plain(RES["CodeKey"]["Properties"]["KeyPolicy"]["Statement"]):
+        if any("*" in a for a in as_list(s["Action"])):
+            assert s["Principal"] == root, s
+
+
+def test_sns_publish_is_limited_to_phone_numbers():
+    publish = find(ROLE, "sns:Publish")
+    assert as_list(publish["Action"]) == ["sns:Publish"]
+    assert "Resource" not in publish
+    assert sub(publish["NotResource"]) == "arn:aws:sns:*:*:*"
+
+
+def test_decrypt_needs_this_pools_encryption_context():
+    decrypt = find(ROLE, "kms:Decrypt")
+    assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
+    assert decrypt["Resource"] == {"Fn::GetAtt": ["CodeKey", "Arn"]}
+    pool_id = {"Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]}
+    assert decrypt["Condition"] == {"StringEquals": {"kms:EncryptionContext:userpool-id": pool_id}}
+
+
+def test_only_the_read_only_probe_uses_resource_star():
+    star = [s for s in ROLE if "*" in as_list(s.get("Resource", []))]
+    assert len(star) == 1
+    assert sorted(as_list(star[0]["Action"])) == sorted([
+        "sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "sns:GetSMSAttributes",
+        "cloudwatch:GetMetricStatistics",
+    ])
+
+
+def test_sns_permissions_move_to_the_caller_role_when_one_is_set():
+    doc = plain(RES["SmsSenderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    conditional = [i["Fn::If"] for i in doc if isinstance(i, dict) and "Fn::If" in i]
+    by_sid = {}
+    for cond, yes, no in conditional:
+        sid = (yes if yes != NO_VALUE else no)["Sid"]
+        by_sid[sid] = (cond, yes != NO_VALUE)
+    assert by_sid["PublishSmsToPhoneNumbersOnly"] == ("HasSnsCallerRole", False)
+    assert by_sid["ProbeSmsSandboxAndSpend"] == ("HasSnsCallerRole", False)
+    assert by_sid["AssumeSnsCallerRole"] == ("HasSnsCallerRole", True)
+    assume = find(ROLE, "sts:AssumeRole")
+    assert assume["Resource"] == {"Ref": "SnsCallerArn"}
+    assert assume["Condition"] == {
+        "Fn::If": ["HasSnsExternalId", {"StringEquals": {"sts:ExternalId": {"Ref": "SnsExternalId"}}}, NO_VALUE]
+    }
+    assert T["Conditions"]["HasSnsCallerRole"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
+
+
+def test_table_queue_and_logs_permissions_name_their_resource():
+    table = find(ROLE, "dynamodb:GetItem")
+    assert sorted(table["Action"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                       "dynamodb:UpdateItem"]
+    assert table["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    queue = find(ROLE, "sqs:SendMessage")
+    assert queue["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    logs = find(ROLE, "logs:PutLogEvents")
+    assert logs["Resource"] == {"Fn::GetAtt": ["SmsSenderLogGroup", "Arn"]}
+    assert FN["Properties"]["Role"] == {"Fn::GetAtt": ["SmsSenderRole", "Arn"]}
+    assert "Policies" not in FN["Properties"]
+
+
+# ------------------------------------------------------------------------------------------------- wiring --
+
+def test_key_policy_lets_cognito_encrypt_for_this_pool_only():
+    key = plain(RES["CodeKey"]["Properties"])
+    assert key["KeySpec"] == "SYMMETRIC_DEFAULT" and key["KeyUsage"] == "ENCRYPT_DECRYPT"
+    cognito = [s for s in key["KeyPolicy"]["Statement"]
+               if s.get("Principal") == {"Service": "cognito-idp.amazonaws.com"}]
+    assert len(cognito) == 1
+    s = cognito[0]
+    assert {"kms:Encrypt", "kms:CreateGrant"} <= set(as_list(s["Action"]))
+    assert "kms:Decrypt" not in as_list(s["Action"])
+    assert s["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    cond, new_pool, existing = s["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::If"]
+    assert cond == "CreateUserPool"
+    assert sub(new_pool) == "arn:aws:cognito-idp:us-east-1:123456789012:userpool/*"
+    assert sub(existing, ExistingUserPoolId="us-east-1_AbC") == \
+        "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbC"
+    assert plain(RES["CodeKeyAlias"]["Properties"]["TargetKeyId"]) == {"Ref": "CodeKey"}
+
+
+def test_user_pool_signs_up_with_phone_and_uses_the_sender():
+    pool = plain(RES["UserPool"])
+    assert pool["Condition"] == "CreateUserPool"
+    assert T["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "ExistingUserPoolId"}, ""]}
+    p = pool["Properties"]
+    assert p["UsernameAttributes"] == ["phone_number"] and p["AutoVerifiedAttributes"] == ["phone_number"]
+    assert {"Name": "phone_number", "AttributeDataType": "String", "Required": True, "Mutable": True} in p["Schema"]
+    sender = p["LambdaConfig"]["CustomSMSSender"]
+    assert sender["LambdaVersion"] == "V1_0"
+    assert p["LambdaConfig"]["KMSKeyID"] == {"Fn::GetAtt": ["CodeKey", "Arn"]}
+    # The pool names the function by a built ARN (a reference would be a cycle): it must be the function's name.
+    name = sub(FN["Properties"]["FunctionName"])
+    assert sub(sender["LambdaArn"]) == f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+
+
+def test_invoke_permission_is_scoped_to_the_pool_and_account():
+    p = plain(RES["CognitoInvokePermission"]["Properties"])
+    assert p["Principal"] == "cognito-idp.amazonaws.com" and p["Action"] == "lambda:InvokeFunction"
+    assert p["FunctionName"] == {"Fn::GetAtt": ["SmsSenderFunction", "Arn"]}
+    assert p["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    cond, new_pool, existing = p["SourceArn"]["Fn::If"]
+    assert (cond, new_pool) == ("CreateUserPool", {"Fn::GetAtt": ["UserPool", "Arn"]})
+    assert sub(existing, ExistingUserPoolId="us-east-1_AbC").endswith(":userpool/us-east-1_AbC")
+
+
+def test_failed_async_invocations_go_to_an_encrypted_queue():
+    cfg = FN["Properties"]["EventInvokeConfig"]
+    assert cfg["MaximumRetryAttempts"] == 2
+    assert 60 <= cfg["MaximumEventAgeInSeconds"] <= 21600
+    assert cfg["DestinationConfig"]["OnFailure"] == {"Type": "SQS",
+                                                      "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    q = plain(RES["DeadLetterQueue"]["Properties"])
+    assert q["KmsMasterKeyId"] == "alias/aws/sqs"
+    assert q["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_idempotency_table():
+    t = plain(RES["IdempotencyTable"]["Properties"])
+    assert t["BillingMode"] == "PAY_PER_REQUEST"
+    assert t["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert t["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert t["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_function_build_and_runtime():
+    assert FN["Metadata"] == {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "cognito-sms-sender"}}
+    p = FN["Properties"]
+    assert (p["CodeUri"], p["Handler"], p["Runtime"]) == (".", "bootstrap", "provided.al2023")
+    assert p["Architectures"] == [{"Ref": "Architecture"}]
+    assert PARAMS["Architecture"]["Default"] == "x86_64"
+    assert sorted(PARAMS["Architecture"]["AllowedValues"]) == ["arm64", "x86_64"]
+    assert p["LoggingConfig"]["LogFormat"] == "JSON"
+    assert (PARAMS["MemorySize"]["Default"], PARAMS["Timeout"]["Default"]) == (256, 10)
+
+
+def test_outputs():
+    assert {"FunctionArn", "KeyArn", "UserPoolId", "DeadLetterQueueUrl"} <= set(T["Outputs"])
+
+
+# ----------------------------------------------------------------------------------- function configuration --
+
+PER_SOURCE = re.compile(r'TriggerSource::\w+ => "(\w+)"')
+
+
+def variables_the_function_reads() -> set[str]:
+    names = set()
+    for path in (ROOT / "src").rglob("*.rs"):
+        text = path.read_text()
+        names |= set(re.findall(r'\b(?:get|lookup)\(\s*"([A-Z][A-Z0-9_]+)"\s*\)', text))
+    event = (ROOT / "src" / "event.rs").read_text()
+    for suffix in PER_SOURCE.findall(event):
+        names.add("SMS_TEMPLATE_" + re.sub(r"(?<!^)([A-Z])", r"_\1", suffix).upper())
+    return names
+
+
+def test_every_setting_of_the_function_is_a_parameter_and_no_local_setting_is_set():
+    read = variables_the_function_reads()
+    assert {"KMS_KEY_ARN", "SMS_TEMPLATE", "SMS_TEMPLATE_FORGOT_PASSWORD"} <= read  # the scan works
+    local = {"LOCAL_DEV_KEY_FILE", "LOCAL_OUTBOX"}
+    assert not local & set(ENV)
+    assert read - local <= set(ENV), sorted(read - local - set(ENV))
+    assert set(ENV) - read <= {"IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS"}
+    assert ENV["KMS_KEY_ARN"] == {"Fn::GetAtt": ["CodeKey", "Arn"]}
+    assert ENV["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert ENV["ALLOWED_USER_POOL_IDS"] == {
+        "Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]}
+    for name, value in ENV.items():
+        if name not in ("KMS_KEY_ARN", "IDEMPOTENCY_TABLE", "ALLOWED_USER_POOL_IDS"):
+            assert set(value) == {"Ref"} and value["Ref"] in PARAMS, name
+
+
+def param_for(variable: str) -> dict:
+    return PARAMS[ENV[variable]["Ref"]]
+
+
+def allowed(variable: str, value: str) -> bool:
+    """Whether CloudFormation would accept `value` for the parameter behind `variable`."""
+    p = param_for(variable)
+    if "AllowedValues" in p:
+        return value in [str(v) for v in p["AllowedValues"]]
+    if "MaxLength" in p and len(value) > int(p["MaxLength"]):
+        return False
+    if "MinLength" in p and len(value) < int(p["MinLength"]):
+        return False
+    if p["Type"] == "Number":
+        return float(p["MinValue"]) <= float(value) <= float(p["MaxValue"])
+    return "AllowedPattern" not in p or re.fullmatch(p["AllowedPattern"], value) is not None
+
+
+# Valid and invalid values as the function's own checks (src/config.rs, src/template.rs) judge them.
+CASES = {
+    "SNS_REGION": (["", "us-east-1", "ap-northeast-1", "us-gov-west-1", "ap-southeast-7"],
+                   ["tokyo", "us-east", "US-EAST-1", "us-east-1a", "x" * 33]),
+    "SMS_TYPE": (["Transactional", "Promotional"], ["transactional", ""]),
+    "SENDER_ID": (["", "MyApp", "MyApp-1", "A12", "12A", "1A2", "ABCDEFGHIJK"],
+                  ["AB", "123456", "TooLongSender", "My App", "A_B"]),
+    "ORIGINATION_NUMBER": (["", "+18005550100", "12345", "+12345678901234"],
+                           ["1234", "+1800555010012345", "+1-800-555", "18005550100x"]),
+    "MAX_PRICE": (["", "0.50", "1", "1.", ".5", "10.25", "0.01"], ["-1", "0", "0.00", "1e3", "cheap", ".", "1.2.3"]),
+    "SNS_CALLER_ARN": (["", "arn:aws:iam::123456789012:role/CognitoSns", "arn:aws:iam::123456789012:role/path/r"],
+                       ["role/CognitoSns", "arn:aws:kms:us-east-1:111122223333:key/x"]),
+    "SMS_TEMPLATE": (["", "Code {####}", "{####}", "Hi {username}, code <####>"],
+                     ["no code here", "x" * 141 + "{####}"]),
+    "SMS_TEMPLATE_ACCOUNT_TAKE_OVER_NOTIFICATION": (["", "Was this you?"], ["short", "x" * 141]),
+    "SMS_PROBE": (["on", "off"], ["yes", ""]),
+    "SMS_PROBE_CACHE_SECONDS": (["10", "300", "86400"], ["1", "86401"]),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(CASES))
+def test_parameters_accept_what_the_function_accepts(variable):
+    good, bad = CASES[variable]
+    for value in good:
+        assert allowed(variable, value), (variable, value)
+    for value in bad:
+        assert not allowed(variable, value), (variable, value)
+    default = param_for(variable).get("Default", "")
+    assert allowed(variable, str(default)), (variable, default)
+
+
+def test_every_code_template_parameter_requires_the_code():
+    for name, value in ENV.items():
+        if name.startswith("SMS_TEMPLATE") and name != "SMS_TEMPLATE_ACCOUNT_TAKE_OVER_NOTIFICATION":
+            assert not allowed(name, "no code in this one"), name
+            assert allowed(name, "Code: {####}"), name
+
+
+def test_an_external_id_requires_a_caller_role():
+    rule = plain(T["Rules"]["ExternalIdNeedsCallerRole"])
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsExternalId"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
+    assert PARAMS["SnsExternalId"].get("NoEcho") is True
