@@ -190,7 +190,7 @@ def test_dry_run_prints_the_change_and_changes_nothing(cognito, rich_pool, aws_e
     # The whole LambdaConfig is shown, and nothing is removed from it.
     assert f' "PreSignUp": "{fn("pre-sign-up")}",' in out
     assert [line for line in out.splitlines() if line.startswith("-") and not line.startswith("---")] == []
-    assert "dry run" in out
+    assert "\ndry run: UpdateUserPool not called" in out
     assert describe(cognito, rich_pool) == before
 
 
