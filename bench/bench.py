@@ -454,6 +454,7 @@ async def measure(impl, spec, backend, events, args, work):
         u0, s0 = tree_cpu(pid)
         b0 = backend.cpu()
         h0 = os.times()
+        log0 = os.path.getsize(log_path)
         t0 = time.perf_counter()
         latencies = []
         for _ in range(args.events):
@@ -465,6 +466,7 @@ async def measure(impl, spec, backend, events, args, work):
         u1, s1 = tree_cpu(pid)
         b1 = backend.cpu()
         h1 = os.times()
+        log1 = os.path.getsize(log_path)
         hwm = tree_hwm_kib(pid)
         threads = len(os.listdir(f"/proc/{pid}/task"))
     finally:
@@ -500,6 +502,7 @@ async def measure(impl, spec, backend, events, args, work):
         "cpu_sys_ms_per_event": (s1 - s0) * 1000 / n,
         "peak_rss_mib": hwm / 1024,
         "threads": threads,
+        "log_bytes_per_event": (log1 - log0) / n,
         "backend_cpu_ms_per_event": (b1 - b0) * 1000 / n,
         "harness_cpu_ms_per_event": ((h1.user - h0.user) + (h1.system - h0.system)) * 1000 / n,
         "errors": len(errors),
@@ -664,6 +667,7 @@ ROWS = [
     ("cpu_sys_ms_per_event", "  of which sys, ms", "{:.3f}"),
     ("peak_rss_mib", "peak RSS (VmHWM, process tree), MiB", "{:.1f}"),
     ("threads", "threads at the end", "{:d}"),
+    ("log_bytes_per_event", "log output per warm event (stdout+stderr), bytes", "{:.0f}"),
     ("backend_cpu_ms_per_event", "backend server CPU per warm event, ms (not the function's)", "{:.3f}"),
     ("harness_cpu_ms_per_event", "emulator CPU per warm event, ms (not the function's)", "{:.3f}"),
     ("errors", "errors (POST /error or init error)", "{:d}"),
@@ -723,7 +727,7 @@ def markdown(results):
             vals = [data.get(i, {}).get(key) for i in impls]
             cells = [fmt(f, x) for x in vals]
             rs = [ratio(data.get("ours", {}).get(key), data.get(p, {}).get(key)) for p in peers] if "ours" in impls else []
-            if key in ("backend_cpu_ms_per_event", "harness_cpu_ms_per_event", "errors", "verified", "threads",
+            if key in ("backend_cpu_ms_per_event", "harness_cpu_ms_per_event", "errors", "verified", "threads", "log_bytes_per_event",
                        "cpu_user_ms_per_event", "cpu_sys_ms_per_event"):
                 rs = [""] * len(rs)
             lines.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(rs) + (" |" if rs else "|"))
