@@ -1,12 +1,14 @@
 //! Builds the function from its configuration: the adapters chosen once, at init.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 
 use crate::config::{Config, KeySource};
 use crate::crypto::{self, CryptoInitError, EsdkDecrypter};
 use crate::handler::Sender;
+use crate::idempotency::{Claim, DynamoLedger, Ledger, LedgerError, NoLedger};
 use crate::phone::PhoneNumber;
 use crate::probe::{Finding, NoProbe, Probe, SnsProbe};
 use crate::sns::{Outbox, PublishError, Publisher, RegionalClients, SnsPublisher};
@@ -46,8 +48,35 @@ impl Probe for AnyProbe {
     }
 }
 
+/// The DynamoDB ledger, or none.
+pub enum AnyLedger {
+    Dynamo(DynamoLedger),
+    Off(NoLedger),
+}
+
+impl Ledger for AnyLedger {
+    async fn claim(&self, key: &str, lease_until: SystemTime) -> Result<Claim, LedgerError> {
+        match self {
+            AnyLedger::Dynamo(l) => l.claim(key, lease_until).await,
+            AnyLedger::Off(l) => l.claim(key, lease_until).await,
+        }
+    }
+    async fn complete(&self, key: &str, message_id: &str) -> Result<(), LedgerError> {
+        match self {
+            AnyLedger::Dynamo(l) => l.complete(key, message_id).await,
+            AnyLedger::Off(l) => l.complete(key, message_id).await,
+        }
+    }
+    async fn release(&self, key: &str) -> Result<(), LedgerError> {
+        match self {
+            AnyLedger::Dynamo(l) => l.release(key).await,
+            AnyLedger::Off(l) => l.release(key).await,
+        }
+    }
+}
+
 /// The function as deployed (or run locally).
-pub type App = Sender<EsdkDecrypter, AnyPublisher, AnyProbe>;
+pub type App = Sender<EsdkDecrypter, AnyPublisher, AnyProbe, AnyLedger>;
 
 /// Why the function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -92,10 +121,19 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     } else {
         AnyProbe::Off(NoProbe)
     };
+    let ledger = match &config.idempotency {
+        Some(table) => AnyLedger::Dynamo(DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &table.name,
+            table.ttl,
+        )),
+        None => AnyLedger::Off(NoLedger),
+    };
     Ok(Sender {
         decrypter: EsdkDecrypter::new(keyring)?,
         publisher,
         probe,
+        ledger,
         templates: config.templates.clone(),
         sns_region: config.sns_region.clone(),
         allowed_pools: config.allowed_pools.clone(),
@@ -108,6 +146,8 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
 
 /// The AWS config the function runs with: the standard chain (which honours `AWS_ENDPOINT_URL`,
 /// `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL_SNS`, …) with timeouts that fit inside a Lambda invocation.
+/// The SDK makes one attempt per call: [`crate::retry`] retries, with backoff and jitter, within the
+/// invocation's deadline, which the SDK does not know.
 pub async fn aws_config() -> SdkConfig {
     aws_config_in(None).await
 }
@@ -117,7 +157,7 @@ pub async fn aws_config() -> SdkConfig {
 pub async fn aws_config_in(fallback_region: Option<&'static str>) -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
-        .operation_attempt_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(crate::retry::ATTEMPT_CAP)
         .operation_timeout(std::time::Duration::from_secs(8))
         .build();
     let mut loader =

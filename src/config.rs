@@ -69,6 +69,14 @@ pub struct ProbeSettings {
     pub cache_for: Duration,
 }
 
+/// The DynamoDB table that makes sending exactly-once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyTable {
+    pub name: String,
+    /// How long a record is kept (the table's TTL attribute `expires_at`).
+    pub ttl: Duration,
+}
+
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -81,6 +89,8 @@ pub struct Config {
     pub probe: ProbeSettings,
     /// `ALLOWED_USER_POOL_IDS`: when set, events from other pools are refused before any KMS call.
     pub allowed_pools: Option<Vec<String>>,
+    /// `IDEMPOTENCY_TABLE` and `IDEMPOTENCY_TTL_SECONDS`: when set, each message is recorded before it is sent.
+    pub idempotency: Option<IdempotencyTable>,
     /// `LOCAL_OUTBOX`: write messages to this file (`-` for stdout) instead of calling SNS. Local runs only.
     pub local_outbox: Option<String>,
 }
@@ -232,6 +242,38 @@ impl Config {
             })
             .transpose()?;
 
+        let ttl = match get("IDEMPOTENCY_TTL_SECONDS") {
+            None => 86_400,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (300..=31_536_000).contains(s))
+                .ok_or_else(|| {
+                    bad(
+                        "IDEMPOTENCY_TTL_SECONDS",
+                        "must be a whole number of seconds from 300 to 31536000",
+                    )
+                })?,
+        };
+        let idempotency = get("IDEMPOTENCY_TABLE")
+            .map(|name| {
+                let ok = (3..=255).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                ok.then(|| IdempotencyTable {
+                    name,
+                    ttl: Duration::from_secs(ttl),
+                })
+                .ok_or_else(|| {
+                    bad(
+                        "IDEMPOTENCY_TABLE",
+                        "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')",
+                    )
+                })
+            })
+            .transpose()?;
+
         let local_outbox = get("LOCAL_OUTBOX");
         if local_outbox.is_some() && !matches!(key, KeySource::LocalDev { .. }) {
             // Only the public development key can feed the outbox, so a real code can never be written out.
@@ -251,6 +293,7 @@ impl Config {
             templates,
             probe,
             allowed_pools,
+            idempotency,
             local_outbox,
         })
     }
@@ -342,7 +385,7 @@ mod tests {
         assert_eq!(c.sms.sms_type, SmsType::Transactional);
         assert_eq!(c.sns_region, None);
         assert!(c.caller_role.is_none() && c.local_outbox.is_none() && c.allowed_pools.is_none());
-        assert!(c.probe.enabled);
+        assert!(c.probe.enabled && c.idempotency.is_none());
         assert_eq!(c.probe.cache_for, Duration::from_secs(300));
     }
 
@@ -408,6 +451,8 @@ mod tests {
             ("SMS_PROBE_CACHE_SECONDS", "1"),
             ("ALLOWED_USER_POOL_IDS", "pool-a"),
             ("SMS_TEMPLATE", "no code"),
+            ("IDEMPOTENCY_TABLE", "a b"),
+            ("IDEMPOTENCY_TTL_SECONDS", "5"),
         ] {
             assert_eq!(err_var(&[k, (var, value)]), var, "{var}={value}");
         }

@@ -1,32 +1,46 @@
 //! One event, start to finish: parse, check, decrypt, fill, route, publish, and one log line for the outcome.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::crypto::Decrypter;
+use crate::crypto::{DecryptError, Decrypter};
 use crate::event::{CustomSmsSenderEvent, TriggerSource};
-use crate::outcome::{SendError, SENT};
+use crate::idempotency::{message_key, Claim, Ledger, LedgerError};
+use crate::outcome::{SendError, DUPLICATE, SENT};
 use crate::phone::PhoneNumber;
 use crate::probe::{Finding, Probe};
 use crate::region::{is_region_name, sns_region};
-use crate::sns::Publisher;
-use crate::template::{sign_in_name, unescape_password, Templates};
+use crate::retry::{with_retries, Deadline};
+use crate::sns::{PublishError, Publisher};
+use crate::template::{sign_in_name, unescape_password, Template, Templates};
 
 /// How long the sandbox/spend probe may run beside a publish before its answer is dropped for this event.
 const PROBE_BUDGET: Duration = Duration::from_millis(1500);
+/// The budget of [`Sender::handle`], when no Lambda deadline is known (local runs, tests).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 
 /// The function: its ports and the settings the domain needs.
-pub struct Sender<D, P, Q> {
+pub struct Sender<D, P, Q, L> {
     pub decrypter: D,
     pub publisher: P,
     pub probe: Q,
+    pub ledger: L,
     pub templates: Templates,
     /// `SNS_REGION`, when set.
     pub sns_region: Option<String>,
     pub allowed_pools: Option<Vec<String>>,
     /// The function's own Region (`AWS_REGION`), used when neither the event nor the pool id names one.
     pub home_region: String,
+}
+
+/// How a handled event ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// SNS accepted the message now.
+    Sent { message_id: String },
+    /// An earlier delivery of this event sent it; nothing was sent now.
+    Duplicate { message_id: String },
 }
 
 /// Context gathered while handling an event, for its one outcome line. Only non-secret values.
@@ -38,21 +52,52 @@ struct Trace {
     sns_region: Option<String>,
 }
 
-impl<D: Decrypter, P: Publisher, Q: Probe> Sender<D, P, Q> {
-    /// Handles one invocation. Returns `Err` only for failures worth a Lambda retry; everything else is
-    /// acknowledged with its outcome, having been logged.
+/// What a claimed message needs to be sent.
+struct Job<'a> {
+    source: &'a TriggerSource,
+    pool: &'a str,
+    phone: &'a PhoneNumber,
+    region: &'a str,
+    template: &'a Template,
+    ciphertext: Option<&'a str>,
+    username: &'a str,
+}
+
+impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
+    /// [`Sender::handle_until`] with [`DEFAULT_BUDGET`].
     pub async fn handle(&self, payload: &Value) -> Result<Value, SendError> {
+        self.handle_until(payload, Deadline::after(DEFAULT_BUDGET))
+            .await
+    }
+
+    /// Handles one invocation within `deadline`. Returns `Err` only for failures worth a Lambda retry;
+    /// everything else is acknowledged with its outcome, having been logged.
+    pub async fn handle_until(
+        &self,
+        payload: &Value,
+        deadline: Deadline,
+    ) -> Result<Value, SendError> {
         let mut trace = Trace::default();
-        let result = self.send(payload, &mut trace).await;
+        let result = self.send(payload, deadline, &mut trace).await;
         log_outcome(&trace, &result);
         match result {
-            Ok(message_id) => Ok(json!({ "outcome": SENT, "messageId": message_id })),
+            Ok(Delivered::Sent { message_id }) => {
+                Ok(json!({ "outcome": SENT, "messageId": message_id }))
+            }
+            Ok(Delivered::Duplicate { message_id }) => {
+                Ok(json!({ "outcome": DUPLICATE, "messageId": message_id }))
+            }
             Err(e) if e.is_transient() => Err(e),
             Err(e) => Ok(json!({ "outcome": e.outcome() })),
         }
     }
 
-    async fn send(&self, payload: &Value, trace: &mut Trace) -> Result<String, SendError> {
+    async fn send(
+        &self,
+        payload: &Value,
+        deadline: Deadline,
+        trace: &mut Trace,
+    ) -> Result<Delivered, SendError> {
         let event = CustomSmsSenderEvent::from_json(payload)?;
         trace.trigger_source = event.trigger_source.as_ref().map(|t| t.to_string());
         trace.user_pool_id = event.user_pool_id.clone();
@@ -64,33 +109,98 @@ impl<D: Decrypter, P: Publisher, Q: Probe> Sender<D, P, Q> {
         }
         let phone = PhoneNumber::parse(event.phone_number())?;
         trace.phone = Some(phone.masked());
-        let region = self.sns_region_for(&event, pool).to_owned();
-        trace.sns_region = Some(region.clone());
+        let region = self.sns_region_for(&event, pool);
+        trace.sns_region = Some(region.to_owned());
         let template = self
             .templates
             .get(source)
             .ok_or_else(|| SendError::MissingCode(source.to_string()))?;
-
-        let code = if template.uses_code() {
-            let ciphertext = event.request.code.as_deref().filter(|c| !c.is_empty());
-            let ciphertext =
-                ciphertext.ok_or_else(|| SendError::MissingCode(source.to_string()))?;
-            let code = self.decrypter.decrypt(ciphertext, pool).await?;
-            Some(if *source == TriggerSource::AdminCreateUser {
-                unescape_password(&code)
-            } else {
-                code
-            })
+        let ciphertext = if template.uses_code() {
+            let code = event.request.code.as_deref().filter(|c| !c.is_empty());
+            Some(code.ok_or_else(|| SendError::MissingCode(source.to_string()))?)
         } else {
             None
         };
+
+        let key = message_key(ciphertext, payload);
+        let lease_until = SystemTime::now()
+            + deadline.0.saturating_duration_since(Instant::now())
+            + Duration::from_secs(1);
+        let claim = with_retries(
+            "idempotency",
+            deadline,
+            || self.ledger.claim(&key, lease_until),
+            LedgerError::is_transient,
+            || LedgerError::timeout(),
+        )
+        .await?;
+        match claim {
+            Claim::Acquired => {}
+            Claim::AlreadySent { message_id } => return Ok(Delivered::Duplicate { message_id }),
+            Claim::InProgress => return Err(SendError::InProgressElsewhere),
+        }
+
         let username = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
-        let body = template.render(code.as_deref().map_or("", |c| c.as_str()), username);
+        let job = Job {
+            source,
+            pool,
+            phone: &phone,
+            region,
+            template,
+            ciphertext,
+            username,
+        };
+        let sent = self.deliver(&job, deadline, trace).await;
+        let recorded = match &sent {
+            Ok(message_id) => self.ledger.complete(&key, message_id).await,
+            // Sending failed: a later delivery must be free to try again.
+            Err(_) => self.ledger.release(&key).await,
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
+        }
+        Ok(Delivered::Sent { message_id: sent? })
+    }
+
+    /// Decrypts, fills the template and publishes, retrying what is transient within the deadline.
+    async fn deliver(
+        &self,
+        job: &Job<'_>,
+        deadline: Deadline,
+        trace: &Trace,
+    ) -> Result<String, SendError> {
+        let code = match job.ciphertext {
+            None => None,
+            Some(ciphertext) => {
+                let code = with_retries(
+                    "kms",
+                    deadline,
+                    || self.decrypter.decrypt(ciphertext, job.pool),
+                    DecryptError::is_transient,
+                    || DecryptError::KmsUnavailable("timeout".into()),
+                )
+                .await?;
+                Some(if *job.source == TriggerSource::AdminCreateUser {
+                    unescape_password(&code)
+                } else {
+                    code
+                })
+            }
+        };
+        let body = job
+            .template
+            .render(code.as_deref().map_or("", |c| c.as_str()), job.username);
         drop(code);
 
         let (published, findings) = tokio::join!(
-            self.publisher.publish(&region, &phone, &body),
-            tokio::time::timeout(PROBE_BUDGET, self.probe.check(&region, &phone)),
+            with_retries(
+                "sns",
+                deadline,
+                || self.publisher.publish(job.region, job.phone, &body),
+                PublishError::is_transient,
+                || PublishError::Unreachable("timeout".into()),
+            ),
+            tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.region, job.phone)),
         );
         drop(body);
         for finding in findings.unwrap_or_default() {
@@ -116,7 +226,7 @@ impl<D: Decrypter, P: Publisher, Q: Probe> Sender<D, P, Q> {
     }
 }
 
-fn log_outcome(t: &Trace, result: &Result<String, SendError>) {
+fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
     let (ts, pool, phone, region) = (
         t.trigger_source.as_deref(),
         t.user_pool_id.as_deref(),
@@ -124,7 +234,17 @@ fn log_outcome(t: &Trace, result: &Result<String, SendError>) {
         t.sns_region.as_deref(),
     );
     match result {
-        Ok(message_id) => tracing::info!(
+        Ok(Delivered::Duplicate { message_id }) => tracing::info!(
+            outcome = DUPLICATE,
+            trigger_source = ts,
+            user_pool_id = pool,
+            phone = phone,
+            sns_region = region,
+            message_id = message_id.as_str(),
+            reason = "this event was delivered before and its SMS was sent then; not sent again",
+            "duplicate delivery skipped"
+        ),
+        Ok(Delivered::Sent { message_id }) => tracing::info!(
             outcome = SENT,
             trigger_source = ts,
             user_pool_id = pool,

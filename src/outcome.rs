@@ -2,11 +2,14 @@
 
 use crate::crypto::DecryptError;
 use crate::event::EventError;
+use crate::idempotency::LedgerError;
 use crate::phone::PhoneError;
 use crate::sns::PublishError;
 
 /// The `outcome` of an SMS SNS accepted.
 pub const SENT: &str = "sent";
+/// The `outcome` of a redelivered event whose SMS was sent before.
+pub const DUPLICATE: &str = "duplicate";
 
 /// Why an event did not end with an SMS. Display texts say what to do and never carry a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +26,10 @@ pub enum SendError {
     Decrypt(#[from] DecryptError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error("another invocation is sending this message now; Lambda will retry this one and find it sent")]
+    InProgressElsewhere,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 impl SendError {
@@ -52,6 +59,8 @@ impl SendError {
             SendError::Publish(PublishError::ServiceError(_)) => "sns_service_error",
             SendError::Publish(PublishError::Unreachable(_)) => "sns_unreachable",
             SendError::Publish(PublishError::Rejected(_)) => "sns_rejected",
+            SendError::InProgressElsewhere => "duplicate_in_progress",
+            SendError::Ledger(_) => "idempotency_unavailable",
         }
     }
 
@@ -61,6 +70,7 @@ impl SendError {
         match self {
             SendError::Decrypt(e) => e.is_transient(),
             SendError::Publish(e) => e.is_transient(),
+            SendError::InProgressElsewhere | SendError::Ledger(_) => true,
             _ => false,
         }
     }
@@ -120,10 +130,12 @@ mod tests {
             SendError::Publish(PublishError::ServiceError("x".into())),
             SendError::Publish(PublishError::Unreachable("x".into())),
             SendError::Publish(PublishError::Rejected("x".into())),
+            SendError::InProgressElsewhere,
+            SendError::Ledger(LedgerError("x".into())),
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|e| e.outcome()).collect();
         assert_eq!(names.len(), all.len());
-        assert!(!names.contains(SENT));
+        assert!(!names.contains(SENT) && !names.contains(DUPLICATE));
         let transient: Vec<_> = all
             .iter()
             .filter(|e| e.is_transient())
@@ -135,7 +147,9 @@ mod tests {
                 "kms_unavailable",
                 "sns_throttled",
                 "sns_service_error",
-                "sns_unreachable"
+                "sns_unreachable",
+                "duplicate_in_progress",
+                "idempotency_unavailable"
             ]
         );
     }

@@ -14,6 +14,7 @@ use cognito_sms_sender::config::{CallerRole, Config, SmsAttributes, SmsType};
 use cognito_sms_sender::crypto::{self, EsdkDecrypter, Suite};
 use cognito_sms_sender::event::TriggerSource;
 use cognito_sms_sender::handler::Sender;
+use cognito_sms_sender::idempotency::NoLedger;
 use cognito_sms_sender::probe::NoProbe;
 use cognito_sms_sender::sns::{publishing_config, RegionalClients, SnsPublisher};
 use cognito_sms_sender::template::{default_text, Template};
@@ -126,6 +127,7 @@ async fn seoul_pools_send_from_tokyo_with_one_client_reused() {
         decrypter: EsdkDecrypter::new(keyring).unwrap(),
         publisher: SnsPublisher::new(clients.clone(), &sms),
         probe: NoProbe,
+        ledger: NoLedger,
         templates: config(&key, &[]).templates,
         sns_region: None,
         allowed_pools: None,

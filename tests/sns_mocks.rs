@@ -19,6 +19,7 @@ use cognito_sms_sender::config::{Config, SmsAttributes, SmsType};
 use cognito_sms_sender::crypto::{DecryptError, Decrypter};
 use cognito_sms_sender::event::TriggerSource;
 use cognito_sms_sender::handler::Sender;
+use cognito_sms_sender::idempotency::NoLedger;
 use cognito_sms_sender::probe::{NoProbe, Probe, SnsProbe};
 use cognito_sms_sender::sns::{Publisher, RegionalClients, SnsPublisher};
 use common::Logs;
@@ -38,14 +39,17 @@ impl Decrypter for FixedCode {
 }
 
 fn clients(sns: &[&Rule], cw: &[&Rule]) -> Arc<RegionalClients> {
-    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns);
-    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw);
+    // One SDK attempt per call, as in the function (crate::app::aws_config): retries are the handler's.
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |c| c
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw, |c| c
+        .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled()));
     Arc::new(RegionalClients::from_factory(Box::new(move |_| {
         (sns.clone(), cw.clone())
     })))
 }
 
-fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P, Q> {
+fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P, Q, NoLedger> {
     let templates =
         Config::from_lookup(|k| (k == "LOCAL_DEV_KEY_FILE").then(|| "unused".to_owned()))
             .unwrap()
@@ -54,6 +58,7 @@ fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P
         decrypter: FixedCode,
         publisher,
         probe,
+        ledger: NoLedger,
         templates,
         sns_region: None,
         allowed_pools: None,
