@@ -215,6 +215,7 @@ fn classify(debug: &str) -> DecryptError {
         || debug.contains("NotFoundException")
         || debug.contains("No Encrypted Data Keys found to match")
         || debug.contains("Unable to decrypt any data keys")
+        || debug.contains("unable to decrypt any encrypted data key")
         || debug.contains("NoMatchingDataKey")
     {
         return DecryptError::WrongKey;

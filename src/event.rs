@@ -220,8 +220,8 @@ impl CustomSmsSenderEvent {
     }
 }
 
-/// Shortens attacker-controlled text before it goes into an error message.
-fn truncate(s: &str, max: usize) -> String {
+/// Shortens attacker-controlled text before it goes into an error message or a log line.
+pub fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),

@@ -99,8 +99,9 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         trace: &mut Trace,
     ) -> Result<Delivered, SendError> {
         let event = CustomSmsSenderEvent::from_json(payload)?;
-        trace.trigger_source = event.trigger_source.as_ref().map(|t| t.to_string());
-        trace.user_pool_id = event.user_pool_id.clone();
+        // Both come from the event: shortened so a hostile value cannot blow up the log line.
+        trace.trigger_source = event.trigger_source.as_ref().map(|t| clip(&t.to_string()));
+        trace.user_pool_id = event.user_pool_id.as_deref().map(clip);
         let (source, pool) = event.validate()?;
         if let Some(allowed) = &self.allowed_pools {
             if !allowed.iter().any(|p| p == pool) {
@@ -224,6 +225,10 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
             .unwrap_or(&self.home_region);
         sns_region(pool_region, self.sns_region.as_deref())
     }
+}
+
+fn clip(s: &str) -> String {
+    crate::event::truncate(s, 64)
 }
 
 fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {

@@ -1,7 +1,7 @@
 //! The Lambda bootstrap. With a command (`invoke`, `make-event`) it runs that locally instead.
 
 use clap::Parser;
-use cognito_sms_sender::{app, cli, config::Config, logging};
+use cognito_sms_sender::{app, cli, config::Config, logging, retry::Deadline};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -21,7 +21,8 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(outcome = "init_error", reason = %e, "cannot start"))?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        app.handle(&event.payload).await
+        let deadline = Deadline::from_system_time(event.context.deadline());
+        app.handle_until(&event.payload, deadline).await
     }))
     .await
 }

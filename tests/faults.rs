@@ -1,0 +1,379 @@
+//! Fault injection at the SDK seam (aws-smithy-mocks) and with real sockets: throttling, 5xx until the
+//! deadline, connection refused, an endpoint too slow for the deadline.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_kms::operation::decrypt::DecryptOutput;
+use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyOutput;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::Blob;
+use cognito_sms_sender::cli::sample_event;
+use cognito_sms_sender::config::{Config, SmsAttributes, SmsType};
+use cognito_sms_sender::crypto::{self, DecryptError, Decrypter, EsdkDecrypter, Suite};
+use cognito_sms_sender::event::TriggerSource;
+use cognito_sms_sender::handler::Sender;
+use cognito_sms_sender::idempotency::{DynamoLedger, Ledger, NoLedger};
+use cognito_sms_sender::probe::NoProbe;
+use cognito_sms_sender::retry::Deadline;
+use cognito_sms_sender::sns::{Publisher, RegionalClients, SnsPublisher};
+use common::{moto, Logs};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/0f0f0f0f-1111-2222-3333-444444444444";
+const POOL: &str = "us-east-1_Faults";
+const PHONE: &str = "+12065558000";
+const DATA_KEY: [u8; 32] = [7; 32];
+
+fn sms() -> SmsAttributes {
+    SmsAttributes {
+        sms_type: SmsType::Transactional,
+        sender_id: None,
+        origination_number: None,
+        max_price: None,
+    }
+}
+
+fn templates() -> cognito_sms_sender::template::Templates {
+    Config::from_lookup(|k| (k == "LOCAL_DEV_KEY_FILE").then(|| "unused".to_owned()))
+        .unwrap()
+        .templates
+}
+
+fn sender<D: Decrypter, P: Publisher, L: Ledger>(
+    decrypter: D,
+    publisher: P,
+    ledger: L,
+) -> Sender<D, P, NoProbe, L> {
+    Sender {
+        decrypter,
+        publisher,
+        probe: NoProbe,
+        ledger,
+        templates: templates(),
+        sns_region: None,
+        allowed_pools: None,
+        home_region: "us-east-1".into(),
+    }
+}
+
+struct FixedCode;
+
+impl Decrypter for FixedCode {
+    async fn decrypt(&self, _: &str, _: &str) -> Result<Zeroizing<String>, DecryptError> {
+        Ok(Zeroizing::new("ZXQ800000".to_owned()))
+    }
+}
+
+fn event(code: &str) -> Value {
+    sample_event(
+        &TriggerSource::Authentication,
+        "us-east-1",
+        POOL,
+        "carol",
+        PHONE,
+        Some(code.to_owned()),
+    )
+}
+
+fn sns_clients(rules: &[&Rule]) -> Arc<RegionalClients> {
+    let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, rules, |c| c
+        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[] as &[&Rule]);
+    Arc::new(RegionalClients::from_factory(Box::new(move |_| {
+        (sns.clone(), cw.clone())
+    })))
+}
+
+fn sns_status(status: u16, code: &str) -> Option<String> {
+    Some(format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m</Message></Error></ErrorResponse>"))
+        .filter(|_| status > 0)
+}
+
+fn kms_error(code: &str) -> Option<String> {
+    Some(format!(
+        "{{\"__type\":\"{code}\",\"message\":\"Rate exceeded\"}}"
+    ))
+}
+
+/// A Cognito-shaped message whose data key a mocked KMS hands out, and a decrypter over a mocked KMS whose
+/// Decrypt answers with `decrypt_rule`.
+async fn mocked_kms(decrypt_rule: &Rule) -> (String, EsdkDecrypter) {
+    let generate = mock!(aws_sdk_kms::Client::generate_data_key).then_output(|| {
+        GenerateDataKeyOutput::builder()
+            .key_id(KEY_ARN)
+            .plaintext(Blob::new(DATA_KEY.to_vec()))
+            .ciphertext_blob(Blob::new(b"wrapped-data-key".to_vec()))
+            .build()
+    });
+    let encrypt_kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&generate]);
+    let keyring = crypto::kms_keyring(KEY_ARN, encrypt_kms).await.unwrap();
+    let ciphertext = crypto::encrypt_code(&keyring, POOL, b"ZXQ810000", Suite::Cognito)
+        .await
+        .unwrap();
+
+    let decrypt_kms = mock_client!(aws_sdk_kms, RuleMode::Sequential, &[decrypt_rule], |c| c
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
+    let decrypter =
+        EsdkDecrypter::new(crypto::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).unwrap();
+    (ciphertext, decrypter)
+}
+
+fn decrypt_ok() -> DecryptOutput {
+    DecryptOutput::builder()
+        .key_id(KEY_ARN)
+        .plaintext(Blob::new(DATA_KEY.to_vec()))
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_throttled_then_fine_sends_once() {
+    let (logs, _guard) = Logs::capture();
+    let decrypt = mock!(aws_sdk_kms::Client::decrypt)
+        .sequence()
+        .http_status(400, kms_error("ThrottlingException"))
+        .times(2)
+        .output(decrypt_ok)
+        .build();
+    let (ciphertext, decrypter) = mocked_kms(&decrypt).await;
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| r.message().is_some_and(|m| m.contains("ZXQ810000")))
+        .then_output(|| PublishOutput::builder().message_id("m-kms").build());
+    let s = sender(
+        decrypter,
+        SnsPublisher::new(sns_clients(&[&publish]), &sms()),
+        NoLedger,
+    );
+    let result = s.handle(&event(&ciphertext)).await.unwrap();
+    assert_eq!(result["outcome"], "sent");
+    assert_eq!((decrypt.num_calls(), publish.num_calls()), (3, 1));
+    let retries = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["call"] == "kms")
+        .count();
+    assert_eq!(retries, 2, "each retry is logged");
+    logs.assert_clean(&["ZXQ810000", PHONE]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_access_denied_is_not_retried() {
+    let decrypt = mock!(aws_sdk_kms::Client::decrypt)
+        .sequence()
+        .http_status(400, kms_error("AccessDeniedException"))
+        .repeatedly()
+        .build();
+    let (ciphertext, decrypter) = mocked_kms(&decrypt).await;
+    let s = sender(
+        decrypter,
+        SnsPublisher::new(sns_clients(&[]), &sms()),
+        NoLedger,
+    );
+    assert_eq!(
+        s.handle(&event(&ciphertext)).await.unwrap()["outcome"],
+        "kms_access_denied"
+    );
+    assert_eq!(decrypt.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn sns_throttled_three_times_then_fine_sends_once() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(400, sns_status(400, "Throttling"))
+        .times(3)
+        .output(|| PublishOutput::builder().message_id("m-4").build())
+        .build();
+    let s = sender(
+        FixedCode,
+        SnsPublisher::new(sns_clients(&[&publish]), &sms()),
+        NoLedger,
+    );
+    let result = s.handle(&event("AYAD")).await.unwrap();
+    assert_eq!(
+        (result["outcome"].as_str(), result["messageId"].as_str()),
+        (Some("sent"), Some("m-4"))
+    );
+    assert_eq!(publish.num_calls(), 4);
+}
+
+async fn ddb_table() -> String {
+    use aws_sdk_dynamodb::types::*;
+    let name = format!("faults-{}", fastrand::u64(..));
+    aws_sdk_dynamodb::Client::new(&moto().sdk_config())
+        .create_table()
+        .table_name(&name)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+#[tokio::test]
+async fn sns_failing_until_the_deadline_returns_an_error_and_the_retry_sends_once() {
+    let table = ddb_table().await;
+    let ledger = || {
+        DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(&moto().sdk_config()),
+            &table,
+            Duration::from_secs(3600),
+        )
+    };
+    let e = event("AYAD-same-message");
+
+    let failing = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, sns_status(500, "InternalError"))
+        .repeatedly()
+        .build();
+    let s = sender(
+        FixedCode,
+        SnsPublisher::new(sns_clients(&[&failing]), &sms()),
+        ledger(),
+    );
+    let started = Instant::now();
+    let err = s
+        .handle_until(&e, Deadline::after(Duration::from_millis(2500)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.outcome(), err.is_transient()),
+        ("sns_service_error", true)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "returned before the deadline"
+    );
+    assert!(
+        failing.num_calls() >= 2,
+        "retried in-process: {}",
+        failing.num_calls()
+    );
+
+    // Lambda's retry: SNS is fine again; the message goes out once, and a third delivery is a duplicate.
+    let ok = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("m-retry").build());
+    let s = sender(
+        FixedCode,
+        SnsPublisher::new(sns_clients(&[&ok]), &sms()),
+        ledger(),
+    );
+    assert_eq!(s.handle(&e).await.unwrap()["outcome"], "sent");
+    assert_eq!(s.handle(&e).await.unwrap()["outcome"], "duplicate");
+    assert_eq!(ok.num_calls(), 1);
+}
+
+/// SNS clients that talk HTTP to `url` (one SDK attempt, as in the function).
+async fn real_clients(url: &str) -> Arc<RegionalClients> {
+    let sdk = moto()
+        .sdk_config()
+        .to_builder()
+        .endpoint_url(url)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .build(),
+        )
+        .build();
+    Arc::new(RegionalClients::new(&sdk, None).await)
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_then_returned_as_unreachable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = sender(
+        FixedCode,
+        SnsPublisher::new(
+            real_clients(&format!("http://127.0.0.1:{port}")).await,
+            &sms(),
+        ),
+        NoLedger,
+    );
+    let (logs, _guard) = Logs::capture();
+    let started = Instant::now();
+    let err = s
+        .handle_until(&event("AYAD"), Deadline::after(Duration::from_secs(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), "sns_unreachable");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let line = &logs.outcomes()[0];
+    assert_eq!(
+        (line["retry"].as_bool(), line["level"].as_str()),
+        (Some(true), Some("ERROR"))
+    );
+    logs.assert_clean(&["ZXQ800000", PHONE]);
+}
+
+#[tokio::test]
+async fn an_endpoint_slower_than_the_deadline_is_cut_off_in_time() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            keep.lock().await.push(socket);
+        }
+    });
+    let s = sender(
+        FixedCode,
+        SnsPublisher::new(real_clients(&url).await, &sms()),
+        NoLedger,
+    );
+    let started = Instant::now();
+    let err = s
+        .handle_until(&event("AYAD"), Deadline::after(Duration::from_millis(1500)))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.outcome(), "sns_unreachable");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn allowed_pools_refuse_others_before_any_kms_call() {
+    struct MustNotDecrypt;
+    impl Decrypter for MustNotDecrypt {
+        async fn decrypt(&self, _: &str, _: &str) -> Result<Zeroizing<String>, DecryptError> {
+            panic!("no KMS call for a pool that is not allowed")
+        }
+    }
+    let mut s = sender(
+        MustNotDecrypt,
+        SnsPublisher::new(sns_clients(&[]), &sms()),
+        NoLedger,
+    );
+    s.allowed_pools = Some(vec!["us-east-1_Allowed".into()]);
+    let result = s.handle(&event("AYAD")).await.unwrap();
+    assert_eq!(result["outcome"], "user_pool_not_allowed");
+}
