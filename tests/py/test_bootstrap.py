@@ -1,0 +1,162 @@
+"""The built bootstrap, as Lambda runs it: started under a small local Lambda Runtime API, it handles sample
+events end to end (development key, local outbox), answers each invocation, and its stdout — what CloudWatch
+would get — holds no code and no full phone number, even at TRACE.
+
+The binary is $BOOTSTRAP (scripts/test passes the debug build; .ci/run the `cargo lambda build --release`
+artefact). Without it the test fails: it never skips."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RuntimeApi:
+    """Hands out queued events on GET /next and collects the function's answers."""
+
+    def __init__(self, events: list[dict]):
+        self.queue = list(events)
+        self.answers: dict[str, tuple[str, dict]] = {}
+        self.done = threading.Event()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if not self.path.endswith("/invocation/next"):
+                    self.send_error(404)
+                    return
+                while not api.queue:
+                    if api.done.wait(0.05):
+                        self.send_error(410)
+                        return
+                body = json.dumps(api.queue.pop(0)).encode()
+                request_id = f"req-{len(api.answers) + len(api.queue)}-{time.monotonic_ns()}"
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:sms")
+                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                parts = self.path.split("/")
+                kind = parts[-1]
+                request_id = parts[-2]
+                api.answers[request_id] = (kind, payload)
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.server.shutdown()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.server_address
+        return f"{host}:{port}"
+
+
+def bootstrap() -> Path:
+    path = os.environ.get("BOOTSTRAP")
+    if not path:
+        pytest.fail("set BOOTSTRAP to the built function (scripts/test does: the debug build)")
+    p = Path(path)
+    if not p.is_file():
+        pytest.fail(f"BOOTSTRAP={p} does not exist: build it first")
+    return p
+
+
+def run(events: list[dict], tmp_path: Path, extra_env: dict | None = None) -> tuple[list[tuple[str, dict]], str, list[dict]]:
+    outbox = tmp_path / "outbox.jsonl"
+    with RuntimeApi(events) as api:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_LAMBDA_RUNTIME_API": api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": "sms",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "stream",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/sms",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "LOCAL_DEV_KEY_FILE": str(ROOT / "events/DEV-ONLY-public-test-key.hex"),
+            "LOCAL_OUTBOX": str(outbox),
+            "SMS_PROBE": "off",
+            "METRICS": "off",
+            **(extra_env or {}),
+        }
+        proc = subprocess.Popen([str(bootstrap())], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while len(api.answers) < len(events) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        proc.terminate()
+        stdout, _ = proc.communicate(timeout=10)
+    answers = list(api.answers.values())
+    sent = [json.loads(line) for line in outbox.read_text().splitlines()] if outbox.exists() else []
+    return answers, stdout.decode(errors="replace"), sent
+
+
+def sample(name: str) -> dict:
+    return json.loads((ROOT / "events" / name).read_text())
+
+
+def test_every_sample_event_is_handled_by_the_bootstrap(tmp_path):
+    names = sorted(p.name for p in (ROOT / "events").glob("*.json"))
+    assert len(names) == 8
+    answers, stdout, sent = run([sample(n) for n in names], tmp_path)
+    assert len(answers) == 8, stdout[-2000:]
+    assert all(kind == "response" and body["outcome"] == "sent" for kind, body in answers), answers
+    assert sorted(m["phone_number"] for m in sent) == sorted(sample(n)["request"]["userAttributes"]["phone_number"] for n in names)
+    assert any("123456" in m["message"] for m in sent)
+    outcomes = [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"outcome"' in line]
+    assert [o["outcome"] for o in outcomes] == ["sent"] * 8
+
+
+def test_transient_failures_fail_the_invocation_and_permanent_ones_do_not(tmp_path):
+    bad_phone = sample("sign-up.json")
+    bad_phone["request"]["userAttributes"]["phone_number"] = "not a number"
+    unwritable = {"LOCAL_OUTBOX": str(tmp_path / "missing-dir" / "outbox.jsonl")}
+    answers, stdout, _ = run([bad_phone], tmp_path)
+    assert answers == [("response", {"outcome": "invalid_phone_number"})]
+    answers, stdout, _ = run([sample("sign-up.json")], tmp_path, unwritable)
+    (kind, body), = answers
+    assert kind == "error" and body["errorType"] == "sns_unreachable", answers
+
+
+def test_nothing_secret_reaches_stdout_even_at_trace(tmp_path):
+    events = [sample("sign-up.json"), sample("admin-create-user.json")]
+    answers, stdout, sent = run(events, tmp_path, {"RUST_LOG": "trace", "AWS_LAMBDA_LOG_LEVEL": "trace"})
+    assert len(answers) == 2 and len(sent) == 2
+    assert len(stdout.splitlines()) > 5, "TRACE produced logs"
+    for e in events:
+        phone = e["request"]["userAttributes"]["phone_number"]
+        assert phone not in stdout
+    assert "123456" not in stdout and "Tmp<Pass&1" not in stdout and "Tmp&lt;Pass" not in stdout
+    assert not re.search(r"\+\d{8,}", stdout)
+    assert e["request"]["code"][:40] not in stdout, "the raw event is not logged"
