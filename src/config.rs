@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::catalogue::{self, Catalogue};
 use crate::region::is_region_name;
+use crate::routing::Routes;
 use crate::template::Templates;
 
 /// Where the decryption key comes from.
@@ -85,7 +87,14 @@ pub struct Config {
     pub sns_region: Option<String>,
     pub sms: SmsAttributes,
     pub caller_role: Option<CallerRole>,
+    /// The default locale's templates of [`Config::catalogue`] (overrides applied), for callers that send
+    /// every user the same language.
     pub templates: Templates,
+    /// Messages per trigger source and locale: `SMS_TEMPLATES_FILE` or the built-in catalogue, with
+    /// `SMS_TEMPLATE…`, `SMS_VAR_…`, `MAX_SMS_PARTS` and `SMS_LOCALE_METADATA_KEY` applied.
+    pub catalogue: Catalogue,
+    /// Message attributes per destination country: `SMS_ROUTES_FILE` layered over [`Config::sms`].
+    pub routes: Routes,
     pub probe: ProbeSettings,
     /// `ALLOWED_USER_POOL_IDS`: when set, events from other pools are refused before any KMS call.
     pub allowed_pools: Option<Vec<String>>,
@@ -193,8 +202,15 @@ impl Config {
             }
         };
 
-        let templates =
-            Templates::from_lookup(get).map_err(|e| bad(&e.variable, e.error.to_string()))?;
+        // File errors are reported under the variable that named the file, and keep the file's own key.
+        let catalogue = Catalogue::load(get).map_err(|e| {
+            if e.origin == catalogue::ENV_ORIGIN {
+                bad(&e.key, e.reason)
+            } else {
+                bad("SMS_TEMPLATES_FILE", e.to_string())
+            }
+        })?;
+        let templates = catalogue.default_templates();
 
         let probe = ProbeSettings {
             enabled: match get("SMS_PROBE").as_deref() {
@@ -280,17 +296,22 @@ impl Config {
             return Err(bad("LOCAL_OUTBOX", "is only allowed with LOCAL_DEV_KEY_FILE (local runs); a deployed function always sends through SNS"));
         }
 
+        let sms = SmsAttributes {
+            sms_type,
+            sender_id,
+            origination_number,
+            max_price,
+        };
+        let routes = Routes::load(get, &sms).map_err(|e| bad("SMS_ROUTES_FILE", e.to_string()))?;
+
         Ok(Config {
             key,
             sns_region,
-            sms: SmsAttributes {
-                sms_type,
-                sender_id,
-                origination_number,
-                max_price,
-            },
+            sms,
             caller_role,
             templates,
+            catalogue,
+            routes,
             probe,
             allowed_pools,
             idempotency,
@@ -453,9 +474,58 @@ mod tests {
             ("SMS_TEMPLATE", "no code"),
             ("IDEMPOTENCY_TABLE", "a b"),
             ("IDEMPOTENCY_TTL_SECONDS", "5"),
+            ("MAX_SMS_PARTS", "0"),
+            ("SMS_LOCALE_METADATA_KEY", "a key"),
+            ("SMS_TEMPLATES_FILE", "/nonexistent/messages.toml"),
+            ("SMS_ROUTES_FILE", "/nonexistent/routes.toml"),
         ] {
             assert_eq!(err_var(&[k, (var, value)]), var, "{var}={value}");
         }
+    }
+
+    #[test]
+    fn catalogue_and_routes_come_with_the_config() {
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let c = parse(&[
+            k,
+            ("SENDER_ID", "MyApp"),
+            ("SMS_TEMPLATE_SIGN_UP", "Hi {####}"),
+        ])
+        .unwrap();
+        assert_eq!(c.catalogue.default_locale(), "en");
+        assert_eq!(c.catalogue.origin(), crate::catalogue::BUILT_IN_ORIGIN);
+        let sign_up = &crate::event::TriggerSource::SignUp;
+        assert_eq!(
+            c.templates.get(sign_up),
+            c.catalogue.template(sign_up, None, None).map(|t| t.0)
+        );
+        assert_eq!(c.routes.default_route().sms_attributes(), c.sms);
+        // A file's mistake is reported under the variable that names the file, with the file's key in it.
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let e = parse(&[
+            k,
+            ("SMS_ROUTES_FILE", &format!("{fixtures}/routes.toml")),
+            ("SMS_TEMPLATES_FILE", &format!("{fixtures}/messages.toml")),
+            (
+                "SMS_VAR_APP_NAME",
+                "A name far too long for the messages of this catalogue to stay within the limit",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "SMS_TEMPLATES_FILE");
+        assert!(
+            e.reason
+                .starts_with(&format!("{fixtures}/messages.toml: messages.en.")),
+            "{e}"
+        );
+        let c = parse(&[
+            k,
+            ("SMS_ROUTES_FILE", &format!("{fixtures}/routes.toml")),
+            ("SMS_TEMPLATES_FILE", &format!("{fixtures}/messages.toml")),
+        ])
+        .unwrap();
+        assert_eq!(c.routes.origin(), format!("{fixtures}/routes.toml"));
+        assert!(c.catalogue.locales().any(|l| l == "pt-BR"));
     }
 
     #[test]

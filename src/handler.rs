@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::crypto::{DecryptError, Decrypter};
 use crate::event::{CustomSmsSenderEvent, TriggerSource};
 use crate::idempotency::{message_key, Claim, Ledger, LedgerError};
+use crate::metrics::{self, Stage};
 use crate::outcome::{SendError, DUPLICATE, SENT};
 use crate::phone::PhoneNumber;
 use crate::probe::{Finding, Probe};
@@ -80,6 +81,16 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         let mut trace = Trace::default();
         let result = self.send(payload, deadline, &mut trace).await;
         log_outcome(&trace, &result);
+        let outcome = match &result {
+            Ok(Delivered::Sent { .. }) => SENT,
+            Ok(Delivered::Duplicate { .. }) => DUPLICATE,
+            Err(e) => e.outcome(),
+        };
+        metrics::record_outcome(
+            outcome,
+            trace.trigger_source.as_deref(),
+            trace.sns_region.as_deref(),
+        );
         match result {
             Ok(Delivered::Sent { message_id }) => {
                 Ok(json!({ "outcome": SENT, "messageId": message_id }))
@@ -132,7 +143,7 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
             deadline,
             || self.ledger.claim(&key, lease_until),
             LedgerError::is_transient,
-            || LedgerError::timeout(),
+            LedgerError::timeout,
         )
         .await?;
         match claim {
@@ -173,6 +184,7 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         let code = match job.ciphertext {
             None => None,
             Some(ciphertext) => {
+                let started = Instant::now();
                 let code = with_retries(
                     "kms",
                     deadline,
@@ -180,7 +192,9 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
                     DecryptError::is_transient,
                     || DecryptError::KmsUnavailable("timeout".into()),
                 )
-                .await?;
+                .await;
+                metrics::record_latency(Stage::Decrypt, started.elapsed());
+                let code = code?;
                 Some(if *job.source == TriggerSource::AdminCreateUser {
                     unescape_password(&code)
                 } else {
@@ -193,14 +207,21 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
             .render(code.as_deref().map_or("", |c| c.as_str()), job.username);
         drop(code);
 
-        let (published, findings) = tokio::join!(
-            with_retries(
+        let publish = async {
+            let started = Instant::now();
+            let published = with_retries(
                 "sns",
                 deadline,
                 || self.publisher.publish(job.region, job.phone, &body),
                 PublishError::is_transient,
                 || PublishError::Unreachable("timeout".into()),
-            ),
+            )
+            .await;
+            metrics::record_latency(Stage::Publish, started.elapsed());
+            published
+        };
+        let (published, findings) = tokio::join!(
+            publish,
             tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.region, job.phone)),
         );
         drop(body);

@@ -5,17 +5,22 @@
 //! [`crypto::Decrypter`], [`sns::Publisher`] and [`probe::Probe`]. [`app`] wires the real adapters.
 
 pub mod app;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod encoding;
 pub mod event;
 pub mod handler;
 pub mod idempotency;
 pub mod logging;
+pub mod metrics;
 pub mod outcome;
 pub mod phone;
 pub mod probe;
 pub mod region;
 pub mod retry;
+pub mod routing;
 pub mod sns;
 pub mod template;
+pub mod watcher;

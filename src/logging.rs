@@ -48,6 +48,23 @@ pub fn filter_for(directives: &str) -> EnvFilter {
     filter
 }
 
+/// Installs the JSON subscriber writing to `writer` (stdout in Lambda, stderr for the CLI).
+pub fn init<W>(writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter())
+        .with_writer(writer)
+        .init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,21 +87,4 @@ mod tests {
             .to_string()
             .contains("aws_sdk_kms=error"));
     }
-}
-
-/// Installs the JSON subscriber writing to `writer` (stdout in Lambda, stderr for the CLI).
-pub fn init<W>(writer: W)
-where
-    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .with_env_filter(filter())
-        .with_writer(writer)
-        .init();
 }

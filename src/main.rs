@@ -1,7 +1,7 @@
 //! The Lambda bootstrap. With a command (`invoke`, `make-event`) it runs that locally instead.
 
 use clap::Parser;
-use cognito_sms_sender::{app, cli, config::Config, logging, retry::Deadline};
+use cognito_sms_sender::{app, cli, config::Config, logging, metrics, retry::Deadline};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -13,6 +13,10 @@ async fn main() -> Result<(), Error> {
         std::process::exit(code);
     }
     logging::init(std::io::stdout);
+    let metric_settings = metrics::Settings::from_env()
+        .inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
+    metrics::init(&metric_settings, metrics::SENDER)?;
+    metrics::record_cold_start();
     let config = Config::from_env()
         .inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
     let sdk = app::aws_config().await;
@@ -22,7 +26,9 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Deadline::from_system_time(event.context.deadline());
-        app.handle_until(&event.payload, deadline).await
+        let result = app.handle_until(&event.payload, deadline).await;
+        metrics::flush();
+        result
     }))
     .await
 }

@@ -39,7 +39,7 @@ pub enum TemplateError {
     )]
     MissingCode,
     #[error(
-        "has an unknown placeholder {0}; the known ones are {{####}}, <####> and {{username}}"
+        "has an unknown placeholder {0}; the known ones are {{####}}, <####>, {{username}} and named variables ([variables] in the catalogue, SMS_VAR_<NAME>)"
     )]
     UnknownPlaceholder(String),
 }
@@ -51,9 +51,22 @@ impl Template {
         if !(MIN_LEN..=MAX_LEN).contains(&len) {
             return Err(TemplateError::Length(len));
         }
+        Self::parse_with_variables(text, needs_code, &|_| None)
+    }
+
+    /// Parses and checks a template in which `{name}` may also name an operator's variable: `variable(name)`
+    /// gives its text. A variable's text becomes plain text in the template, so it is never itself read for
+    /// placeholders, and filling the template stays one pass over its segments. Cognito's length rule applies
+    /// to the text with the variables written out and the placeholders as written.
+    pub fn parse_with_variables(
+        text: &str,
+        needs_code: bool,
+        variable: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, TemplateError> {
         let mut segments = Vec::new();
         let mut rest = text;
         let mut literal = String::new();
+        let mut len = 0;
         while !rest.is_empty() {
             let (seg, used) =
                 if rest.starts_with(CODE_PLACEHOLDER) || rest.starts_with(CODE_PLACEHOLDER_ALT) {
@@ -61,13 +74,19 @@ impl Template {
                 } else if rest.starts_with(USERNAME_PLACEHOLDER) {
                     (Some(Segment::Username), USERNAME_PLACEHOLDER.len())
                 } else if let Some(name) = placeholder_like(rest) {
-                    return Err(TemplateError::UnknownPlaceholder(name.to_owned()));
+                    let value = variable(&name[1..name.len() - 1])
+                        .ok_or_else(|| TemplateError::UnknownPlaceholder(name.to_owned()))?;
+                    len += value.chars().count();
+                    literal.push_str(&value);
+                    (None, name.len())
                 } else {
                     let c = rest.chars().next().expect("rest is not empty");
                     literal.push(c);
+                    len += 1;
                     (None, c.len_utf8())
                 };
             if let Some(seg) = seg {
+                len += rest[..used].chars().count();
                 if !literal.is_empty() {
                     segments.push(Segment::Text(std::mem::take(&mut literal)));
                 }
@@ -78,6 +97,9 @@ impl Template {
         if !literal.is_empty() {
             segments.push(Segment::Text(literal));
         }
+        if !(MIN_LEN..=MAX_LEN).contains(&len) {
+            return Err(TemplateError::Length(len));
+        }
         if needs_code && !segments.contains(&Segment::Code) {
             return Err(TemplateError::MissingCode);
         }
@@ -87,6 +109,11 @@ impl Template {
     /// Whether the template prints the code.
     pub fn uses_code(&self) -> bool {
         self.segments.contains(&Segment::Code)
+    }
+
+    /// Whether the template prints the user's sign-in name.
+    pub fn uses_username(&self) -> bool {
+        self.segments.contains(&Segment::Username)
     }
 
     /// Fills the template. The result holds the code, so it is zeroized when dropped.
@@ -147,6 +174,11 @@ pub struct TemplateConfigError {
 }
 
 impl Templates {
+    /// Templates already resolved elsewhere (the catalogue's default locale).
+    pub fn new(by_source: HashMap<TriggerSource, Template>) -> Self {
+        Templates { by_source }
+    }
+
     /// Resolves each source's template: `SMS_TEMPLATE_<SOURCE>`, else `SMS_TEMPLATE`, else the default.
     /// `SMS_TEMPLATE` is not applied to the takeover notice, which has no code to show.
     pub fn from_lookup(

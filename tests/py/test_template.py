@@ -339,3 +339,184 @@ def test_an_external_id_requires_a_caller_role():
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsExternalId"}, ""]}]}
     assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
     assert PARAMS["SnsExternalId"].get("NoEcho") is True
+
+
+# ------------------------------------------------------------------- metrics, delivery status and alarms --
+
+WATCHER = plain(RES["DeliveryStatusWatcherFunction"])
+FAILURE_GROUP = "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure"
+ALARM_ACTION = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+ALARMS = ["SmsSpendAlarm", "SpendingLimitReachedAlarm", "SandboxAlarm", "FailureRateAlarm", "DeadLetterQueueAlarm"]
+
+
+def rust_const(path: str, name: str) -> str:
+    """The value of `pub const NAME: &str = "…";` in a source file."""
+    found = re.search(rf'pub const {name}: &str = "([^"]+)";', (ROOT / path).read_text())
+    assert found, (path, name)
+    return found.group(1)
+
+
+def alarm_metrics(alarm: str) -> dict:
+    """An alarm's metric-math inputs by id: (namespace, metric name, dimensions, stat)."""
+    out = {}
+    for m in plain(RES[alarm]["Properties"])["Metrics"]:
+        if "MetricStat" in m:
+            stat = m["MetricStat"]
+            metric = stat["Metric"]
+            dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+            out[m["Id"]] = (metric["Namespace"], metric["MetricName"], dims, stat["Stat"])
+    return out
+
+
+def alarm_expression(alarm: str):
+    [expr] = [m for m in plain(RES[alarm]["Properties"])["Metrics"] if m.get("ReturnData", True)]
+    return expr["Expression"]
+
+
+def test_watcher_function_build_and_runtime():
+    assert WATCHER["Metadata"] == {"BuildMethod": "rust-cargolambda",
+                                   "BuildProperties": {"Binary": "delivery-status-watcher"}}
+    cargo = (ROOT / "Cargo.toml").read_text()
+    assert re.search(r'\[\[bin\]\]\nname = "delivery-status-watcher"\npath = "src/bin/delivery-status-watcher.rs"',
+                     cargo)
+    assert (ROOT / "src" / "bin" / "delivery-status-watcher.rs").exists()
+    p = WATCHER["Properties"]
+    assert (p["CodeUri"], p["Handler"], p["Runtime"]) == (".", "bootstrap", "provided.al2023")
+    assert p["Architectures"] == [{"Ref": "Architecture"}]
+    assert p["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"},
+                                  "LogGroup": {"Ref": "DeliveryStatusWatcherLogGroup"}}
+    # The watcher writes its metrics where the function does and the alarms look.
+    watcher_env = p["Environment"]["Variables"]
+    assert watcher_env == {"METRICS": ENV["METRICS"], "METRICS_NAMESPACE": ENV["METRICS_NAMESPACE"]}
+    assert ENV["METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    assert PARAMS["MetricsNamespace"]["Default"] == rust_const("src/metrics.rs", "DEFAULT_NAMESPACE")
+    role = statements("DeliveryStatusWatcherRole")
+    assert [s["Action"] for s in role] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
+    assert role[0]["Resource"] == {"Fn::GetAtt": ["DeliveryStatusWatcherLogGroup", "Arn"]}
+
+
+def test_watcher_is_subscribed_to_the_delivery_status_failure_log_group():
+    sub_filter = plain(RES["DeliveryStatusFailureSubscription"])
+    assert sub_filter["DependsOn"] == "DeliveryStatusWatcherPermission"
+    p = sub_filter["Properties"]
+    assert p["DestinationArn"] == {"Fn::GetAtt": ["DeliveryStatusWatcherFunction", "Arn"]}
+    cond, created, existing = p["LogGroupName"]["Fn::If"]
+    assert (cond, created) == ("CreateDeliveryStatusLogGroups", {"Ref": "DeliveryStatusFailureLogGroup"})
+    assert sub(existing) == FAILURE_GROUP
+    assert sub(plain(RES["DeliveryStatusFailureLogGroup"]["Properties"]["LogGroupName"])) == FAILURE_GROUP
+    assert sub(plain(RES["DeliveryStatusSuccessLogGroup"]["Properties"]["LogGroupName"])) == \
+        FAILURE_GROUP.removesuffix("/Failure")
+    for group in ("DeliveryStatusFailureLogGroup", "DeliveryStatusSuccessLogGroup"):
+        assert RES[group]["Condition"] == "CreateDeliveryStatusLogGroups"
+        assert plain(RES[group]["Properties"]["RetentionInDays"]) == {"Ref": "DeliveryStatusLogRetentionInDays"}
+    assert T["Conditions"]["CreateDeliveryStatusLogGroups"] == \
+        {"Fn::Equals": [{"Ref": "DeliveryStatusLogGroups"}, "Create"]}
+    perm = plain(RES["DeliveryStatusWatcherPermission"]["Properties"])
+    assert (perm["Principal"], perm["Action"]) == ("logs.amazonaws.com", "lambda:InvokeFunction")
+    assert perm["FunctionName"] == {"Fn::GetAtt": ["DeliveryStatusWatcherFunction", "Arn"]}
+    assert perm["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert sub(perm["SourceArn"]) == f"arn:aws:logs:us-east-1:123456789012:log-group:{FAILURE_GROUP}:*"
+
+
+def test_sns_gets_a_role_to_write_delivery_status_logs():
+    role = plain(RES["SnsDeliveryStatusRole"]["Properties"])
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sns.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    [allow] = statements("SnsDeliveryStatusRole")
+    assert sorted(allow["Action"]) == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                       "logs:PutMetricFilter", "logs:PutRetentionPolicy"]
+    assert [sub(r) for r in allow["Resource"]] == [
+        "arn:aws:logs:*:123456789012:log-group:sns/*",
+        "arn:aws:logs:*:123456789012:log-group:sns/*:log-stream:*",
+    ]
+    assert plain(T["Outputs"]["SnsDeliveryStatusRoleArn"]["Value"]) == \
+        {"Fn::GetAtt": ["SnsDeliveryStatusRole", "Arn"]}
+
+
+def test_every_alarm_notifies_the_alarm_topic():
+    assert T["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+    assert RES["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    assert PARAMS["AlarmTopicArn"]["Default"] == ""
+    assert allowed_value("AlarmTopicArn", "arn:aws:sns:us-east-1:123456789012:ops-alarms")
+    assert not allowed_value("AlarmTopicArn", "ops-alarms")
+    alarms = sorted(name for name, r in RES.items() if r["Type"] == "AWS::CloudWatch::Alarm")
+    assert alarms == sorted(ALARMS)
+    for name in alarms:
+        assert plain(RES[name]["Properties"]["AlarmActions"]) == [ALARM_ACTION], name
+    assert plain(T["Outputs"]["AlarmTopicArn"]["Value"]) == ALARM_ACTION
+
+
+def test_spend_alarm_fires_at_80_percent_of_the_limit():
+    m = alarm_metrics("SmsSpendAlarm")
+    assert m == {"spent": ("AWS/SNS", "SMSMonthToDateSpentUSD", {}, "Maximum")}
+    assert sub(alarm_expression("SmsSpendAlarm"), MonthlySpendLimit="5") == "100 * spent / 5"
+    p = plain(RES["SmsSpendAlarm"]["Properties"])
+    assert (p["Threshold"], p["ComparisonOperator"]) == (80, "GreaterThanOrEqualToThreshold")
+    assert PARAMS["MonthlySpendLimit"]["Default"] == 1
+
+
+def test_spending_limit_and_sandbox_alarms_count_the_watcher_and_the_probe():
+    namespace = {"Ref": "MetricsNamespace"}
+    watcher_service = rust_const("src/metrics.rs", "WATCHER")
+    delivery_failures = rust_const("src/metrics.rs", "DELIVERY_FAILURES")
+    watcher_src = (ROOT / "src" / "watcher.rs").read_text()
+    probe_src = (ROOT / "src" / "probe.rs").read_text()
+    for alarm, finding, probe_metric, log_filter in [
+        ("SpendingLimitReachedAlarm", "SpendingLimitReached", "ProbeSpendingLimitReached",
+         "ProbeSpendingLimitReachedFilter"),
+        ("SandboxAlarm", "SNSSandbox", "ProbeSNSSandbox", "ProbeSandboxFilter"),
+    ]:
+        # The names the code writes: the watcher's class and the probe's outcome.
+        assert f'=> "{finding}"' in watcher_src and f'=> "{finding}"' in probe_src, finding
+        m = alarm_metrics(alarm)
+        assert m["delivery"] == (namespace, delivery_failures, {"Service": watcher_service, "Class": finding},
+                                 "Sum")
+        assert m["probe"] == (namespace, probe_metric, {}, "Sum")
+        assert alarm_expression(alarm) == "FILL(delivery, 0) + FILL(probe, 0)"
+        p = plain(RES[alarm]["Properties"])
+        assert (p["Threshold"], p["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        f = plain(RES[log_filter]["Properties"])
+        assert f["LogGroupName"] == {"Ref": "SmsSenderLogGroup"}
+        assert f["FilterPattern"] == f'{{ $.outcome = "{finding}" }}'
+        [t] = f["MetricTransformations"]
+        assert (t["MetricNamespace"], t["MetricName"], t["MetricValue"]) == (namespace, probe_metric, "1")
+
+
+def test_failure_rate_alarm_divides_the_functions_failures_by_its_events():
+    sender = rust_const("src/metrics.rs", "SENDER")
+    m = alarm_metrics("FailureRateAlarm")
+    namespace = {"Ref": "MetricsNamespace"}
+    assert m == {
+        "sent": (namespace, rust_const("src/metrics.rs", "SENT"), {"Service": sender}, "Sum"),
+        "failed": (namespace, rust_const("src/metrics.rs", "FAILURES"), {"Service": sender}, "Sum"),
+    }
+    expr = alarm_expression("FailureRateAlarm")
+    assert "100 * FILL(failed, 0) / (FILL(sent, 0) + FILL(failed, 0))" in expr
+    p = plain(RES["FailureRateAlarm"]["Properties"])
+    assert p["Threshold"] == {"Ref": "FailureRateAlarmPercent"}
+    assert p["ComparisonOperator"] == "GreaterThanThreshold"
+    assert 1 <= PARAMS["FailureRateAlarmPercent"]["Default"] <= 100
+
+
+def test_dead_letter_queue_alarm_fires_on_any_message():
+    p = plain(RES["DeadLetterQueueAlarm"]["Properties"])
+    assert (p["Namespace"], p["MetricName"], p["Statistic"]) == \
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum")
+    assert p["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+    assert (p["Threshold"], p["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def allowed_value(param: str, value: str) -> bool:
+    p = PARAMS[param]
+    if "AllowedValues" in p:
+        return value in [str(v) for v in p["AllowedValues"]]
+    return re.fullmatch(p["AllowedPattern"], value) is not None and len(value) <= int(p.get("MaxLength", 10**6))
+
+
+def test_metrics_parameters_accept_what_the_function_accepts():
+    # The same cases as src/metrics.rs's settings test.
+    for good in ["CognitoSmsSender", "MyApp/Sms", "a", "Prod SMS #1", "x:y_z-1.2", "n" * 255]:
+        assert allowed("METRICS_NAMESPACE", good), good
+    for bad in ["AWS/SNS", "", " ", "emoji😀", "semi;colon", "n" * 256]:
+        assert not allowed_value("MetricsNamespace", bad), bad
+    assert allowed("METRICS", "on") and allowed("METRICS", "off") and not allowed("METRICS", "yes")

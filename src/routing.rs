@@ -1,0 +1,943 @@
+//! Sending the way each country requires: the SNS message attributes per destination country.
+//!
+//! The country comes from the E.164 number through libphonenumber's metadata (the `phonenumber` crate), so
+//! `+1 684…` is American Samoa and `+1 416…` Canada, which no prefix slicing gets right. A routing table
+//! (`SMS_ROUTES_FILE`, TOML) has a `[default]` route and `[countries.<ISO code>]` routes; a country route
+//! inherits every field it does not set from `[default]`, and `[default]` inherits from the environment
+//! (`SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`), which alone make the default route when there
+//! is no file. An empty string removes an inherited value.
+//!
+//! Two rules hold whatever the table says:
+//! - Countries that do not allow alphanumeric sender IDs ([`NO_SENDER_ID`]) never get a `SenderID`: an
+//!   inherited one is dropped, and one set in that country's own section is refused at init.
+//! - US and Canadian carriers only deliver from a registered origination identity (toll-free, 10DLC or short
+//!   code). A `[countries.US]` or `[countries.CA]` route without an `origination_number` (its own or
+//!   inherited) is refused at init. When those numbers fall to a default route without one, init succeeds
+//!   with a warning ([`Routes::warnings`]): SNS then picks one of the account's identities itself, which works
+//!   when the account has exactly the right one, and that is how the function behaved before routes existed.
+
+use std::collections::HashMap;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use phonenumber::country::Id;
+
+use crate::config::{SmsAttributes, SmsType};
+use crate::event::TriggerSource;
+use crate::phone::PhoneNumber;
+
+/// Countries where SNS cannot send from an alphanumeric sender ID, from the "SMS Sender IDs" column of AWS
+/// End User Messaging's supported-countries tables (North and South America, Asia), plus Puerto Rico, which
+/// follows US rules. Set `sender_id = ""` in a country's section to drop the sender ID for any other.
+pub const NO_SENDER_ID: [&str; 18] = [
+    "US", "CA", "PR", "BS", "KY", "CR", "DO", "SV", "AR", "BR", "CL", "CO", "EC", "PY", "PE", "UY",
+    "VE", "CN",
+];
+
+/// Countries whose carriers require a registered origination identity (`OriginationNumber`).
+pub const NEEDS_ORIGINATION_NUMBER: [&str; 2] = ["US", "CA"];
+
+/// How errors name settings that come from environment variables.
+const ENV_ORIGIN: &str = "environment";
+
+/// What is wrong with the routing table: where, which key and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {key}: {reason}")]
+pub struct RoutesError {
+    /// The file as given in `SMS_ROUTES_FILE`, or `environment`.
+    pub origin: String,
+    /// The dotted key, like `countries.US.sender_id`, or `line 3, column 7`.
+    pub key: String,
+    pub reason: String,
+}
+
+type Attributes = Vec<(&'static str, MessageAttributeValue)>;
+
+/// How messages to one country (or by default) are sent. The message attributes are built once, at init.
+#[derive(Debug, Clone)]
+pub struct Route {
+    name: String,
+    pub sms_type: SmsType,
+    pub sender_id: Option<String>,
+    pub origination_number: Option<String>,
+    /// USD, as validated decimal text.
+    pub max_price: Option<String>,
+    /// India DLT principal entity ID (`AWS.MM.SMS.EntityId`).
+    pub entity_id: Option<String>,
+    /// India DLT template ID (`AWS.MM.SMS.TemplateId`) for sources without their own.
+    pub template_id: Option<String>,
+    /// DLT template IDs of single trigger sources: each registered message text has its own.
+    pub template_ids: HashMap<TriggerSource, String>,
+    attributes: Attributes,
+    by_source: HashMap<TriggerSource, Attributes>,
+}
+
+/// The fields a route section may set; `Some(None)` is an explicit removal (`""`).
+#[derive(Debug, Clone, Default)]
+struct Fields {
+    sms_type: Option<SmsType>,
+    sender_id: Option<Option<String>>,
+    origination_number: Option<Option<String>>,
+    max_price: Option<Option<String>>,
+    entity_id: Option<Option<String>>,
+    template_id: Option<Option<String>>,
+    template_ids: HashMap<TriggerSource, String>,
+}
+
+impl Route {
+    fn build(name: String, f: Fields) -> Route {
+        let flat = |v: Option<Option<String>>| v.flatten();
+        let mut route = Route {
+            name,
+            sms_type: f.sms_type.unwrap_or(SmsType::Transactional),
+            sender_id: flat(f.sender_id),
+            origination_number: flat(f.origination_number),
+            max_price: flat(f.max_price),
+            entity_id: flat(f.entity_id),
+            template_id: flat(f.template_id),
+            template_ids: f.template_ids,
+            attributes: Vec::new(),
+            by_source: HashMap::new(),
+        };
+        route.attributes = route.attributes_with(route.template_id.as_deref());
+        route.by_source = route
+            .template_ids
+            .iter()
+            .map(|(s, id)| (s.clone(), route.attributes_with(Some(id))))
+            .collect();
+        route
+    }
+
+    fn fields(&self) -> Fields {
+        Fields {
+            sms_type: Some(self.sms_type),
+            sender_id: Some(self.sender_id.clone()),
+            origination_number: Some(self.origination_number.clone()),
+            max_price: Some(self.max_price.clone()),
+            entity_id: Some(self.entity_id.clone()),
+            template_id: Some(self.template_id.clone()),
+            template_ids: self.template_ids.clone(),
+        }
+    }
+
+    fn attributes_with(&self, template_id: Option<&str>) -> Attributes {
+        let attr = |data_type: &str, value: &str| {
+            MessageAttributeValue::builder()
+                .data_type(data_type)
+                .string_value(value)
+                .build()
+                .expect("data_type is always set")
+        };
+        let mut out = vec![(
+            "AWS.SNS.SMS.SMSType",
+            attr("String", self.sms_type.as_str()),
+        )];
+        if let Some(v) = &self.sender_id {
+            out.push(("AWS.SNS.SMS.SenderID", attr("String", v)));
+        }
+        if let Some(v) = &self.origination_number {
+            out.push(("AWS.MM.SMS.OriginationNumber", attr("String", v)));
+        }
+        if let Some(v) = &self.max_price {
+            out.push(("AWS.SNS.SMS.MaxPrice", attr("Number", v)));
+        }
+        if let Some(v) = &self.entity_id {
+            out.push(("AWS.MM.SMS.EntityId", attr("String", v)));
+        }
+        if let Some(v) = template_id {
+            out.push(("AWS.MM.SMS.TemplateId", attr("String", v)));
+        }
+        out
+    }
+
+    /// Which route this is, for logs: `default`, `default without SenderID` or `countries.IN`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The message attributes of this route, with its route-wide `template_id`.
+    pub fn message_attributes(&self) -> &[(&'static str, MessageAttributeValue)] {
+        &self.attributes
+    }
+
+    /// The message attributes for a message of `source`: its own DLT template ID when it has one.
+    pub fn message_attributes_for(
+        &self,
+        source: &TriggerSource,
+    ) -> &[(&'static str, MessageAttributeValue)] {
+        self.by_source.get(source).unwrap_or(&self.attributes)
+    }
+
+    /// The route's SNS attributes in the shape [`crate::sns`] takes today (no DLT IDs).
+    pub fn sms_attributes(&self) -> SmsAttributes {
+        SmsAttributes {
+            sms_type: self.sms_type,
+            sender_id: self.sender_id.clone(),
+            origination_number: self.origination_number.clone(),
+            max_price: self.max_price.clone(),
+        }
+    }
+}
+
+/// The checked routing table.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    origin: String,
+    default: Route,
+    /// The default route less its sender ID, for [`NO_SENDER_ID`] countries without their own section.
+    default_no_sender: Option<Route>,
+    countries: HashMap<Id, Route>,
+    warnings: Vec<String>,
+    /// False when every number gets the default route, so no number needs its country looked up.
+    by_country_needed: bool,
+}
+
+impl Routes {
+    /// The routing table of `SMS_ROUTES_FILE` layered over `env` (the settings parsed from `SMS_TYPE`,
+    /// `SENDER_ID`, `ORIGINATION_NUMBER` and `MAX_PRICE`); just `env` as the default route without the file.
+    pub fn load(
+        lookup: impl Fn(&str) -> Option<String>,
+        env: &SmsAttributes,
+    ) -> Result<Routes, RoutesError> {
+        match lookup("SMS_ROUTES_FILE").filter(|v| !v.trim().is_empty()) {
+            None => Ok(Routes::from_attributes(env)),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| RoutesError {
+                    origin: path.clone(),
+                    key: "SMS_ROUTES_FILE".into(),
+                    reason: format!("cannot be read: {e}"),
+                })?;
+                Routes::from_toml(&text, &path, env)
+            }
+        }
+    }
+
+    /// One default route from the environment's settings.
+    pub fn from_attributes(env: &SmsAttributes) -> Routes {
+        let fields = fields_of(env);
+        Routes::assemble(ENV_ORIGIN, fields, Vec::new())
+            .expect("a default route alone passes every check")
+    }
+
+    /// Parses and checks a routing table; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str, env: &SmsAttributes) -> Result<Routes, RoutesError> {
+        let err = |key: &str, reason: String| RoutesError {
+            origin: origin.to_owned(),
+            key: key.to_owned(),
+            reason,
+        };
+        let doc: toml::Table = toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or_else(|| "(whole file)".into());
+            err(&key, format!("is not valid TOML: {}", e.message()))
+        })?;
+        for key in doc.keys() {
+            if key != "default" && key != "countries" {
+                return Err(err(
+                    key,
+                    "is not a routing key; the keys are [default] and [countries.<ISO code>]"
+                        .into(),
+                ));
+            }
+        }
+        let mut base = fields_of(env);
+        if let Some(v) = doc.get("default") {
+            let t = v
+                .as_table()
+                .ok_or_else(|| err("default", "must be a table of route fields".into()))?;
+            overlay(
+                &mut base,
+                parse_fields(t, "default").map_err(|(k, r)| err(&k, r))?,
+            );
+        }
+        let mut countries = Vec::new();
+        if let Some(v) = doc.get("countries") {
+            let t = v.as_table().ok_or_else(|| {
+                err(
+                    "countries",
+                    "must hold one table per country, like [countries.US]".into(),
+                )
+            })?;
+            for (code, section) in t {
+                let key = format!("countries.{code}");
+                let id: Id = code
+                    .to_ascii_uppercase()
+                    .parse()
+                    .ok()
+                    .filter(|id: &Id| phonenumber::metadata::DATABASE.by_id(id.as_ref()).is_some())
+                    .ok_or_else(|| err(&key, "is not a country the phone number metadata knows; use its ISO 3166-1 code, like US, IN or BR".into()))?;
+                if countries.iter().any(|(other, _, _)| *other == id) {
+                    return Err(err(
+                        &key,
+                        "is listed twice (country codes are not case-sensitive)".into(),
+                    ));
+                }
+                let section = section
+                    .as_table()
+                    .ok_or_else(|| err(&key, "must be a table of route fields".into()))?;
+                let fields = parse_fields(section, &key).map_err(|(k, r)| err(&k, r))?;
+                countries.push((id, key, fields));
+            }
+        }
+        Routes::assemble(origin, base, countries).map_err(|(k, r)| err(&k, r))
+    }
+
+    /// Builds the routes and applies the country rules; errors are (key, reason).
+    fn assemble(
+        origin: &str,
+        base: Fields,
+        countries: Vec<(Id, String, Fields)>,
+    ) -> Result<Routes, (String, String)> {
+        let default = Route::build("default".into(), base);
+        check_dlt(&default, "default")?;
+        let mut warnings = Vec::new();
+        let mut by_country = HashMap::new();
+        for (id, key, own) in countries {
+            let code = id.as_ref();
+            let explicit_sender = matches!(own.sender_id, Some(Some(_)));
+            let mut fields = default.fields();
+            overlay(&mut fields, own);
+            if NO_SENDER_ID.contains(&code) {
+                if explicit_sender {
+                    return Err((
+                        format!("{key}.sender_id"),
+                        format!("{code} does not allow alphanumeric sender IDs, so SNS cannot send with one; remove it"),
+                    ));
+                }
+                fields.sender_id = Some(None);
+            }
+            let route = Route::build(key.clone(), fields);
+            if NEEDS_ORIGINATION_NUMBER.contains(&code) {
+                match route.origination_number.as_deref() {
+                    None => return Err((
+                        key,
+                        format!("{code} carriers only deliver from a registered origination identity: set origination_number (a toll-free, 10DLC or short code number of this account)"),
+                    )),
+                    Some(n) if n.starts_with('+') && !n.starts_with("+1") => return Err((
+                        format!("{key}.origination_number"),
+                        format!("{n} is not a North American number; {code} messages need a +1 toll-free or 10DLC number, or a short code"),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            check_dlt(&route, &key)?;
+            by_country.insert(id, route);
+        }
+        let default_no_sender = default.sender_id.as_ref().map(|_| {
+            let mut fields = default.fields();
+            fields.sender_id = Some(None);
+            Route::build("default without SenderID".into(), fields)
+        });
+        let uncovered: Vec<&str> = NEEDS_ORIGINATION_NUMBER
+            .iter()
+            .copied()
+            .filter(|c| c.parse().is_ok_and(|id: Id| !by_country.contains_key(&id)))
+            .collect();
+        if default.origination_number.is_none() && !uncovered.is_empty() {
+            warnings.push(format!(
+                "{} numbers use the default route, which has no OriginationNumber: SNS picks one of the account's origination identities, and US and Canadian carriers drop messages without a registered one; set ORIGINATION_NUMBER, or origination_number in [countries.US] / [countries.CA] of SMS_ROUTES_FILE",
+                uncovered.join(" and ")
+            ));
+        }
+        let by_country_needed = !by_country.is_empty() || default_no_sender.is_some();
+        if by_country_needed {
+            // Decode the phone number metadata now, at init, rather than on the first message.
+            let _ = phonenumber::parse(None, "+12015550123");
+        }
+        Ok(Routes {
+            origin: origin.to_owned(),
+            default,
+            default_no_sender,
+            countries: by_country,
+            warnings,
+            by_country_needed,
+        })
+    }
+
+    /// The route for messages to `phone`.
+    pub fn route_for(&self, phone: &PhoneNumber) -> &Route {
+        if !self.by_country_needed {
+            return &self.default;
+        }
+        self.route_for_country(country_of(phone))
+    }
+
+    /// The route for a country (`None` when the number's country is unknown: the default route).
+    pub fn route_for_country(&self, country: Option<Id>) -> &Route {
+        let Some(id) = country else {
+            return &self.default;
+        };
+        if let Some(route) = self.countries.get(&id) {
+            return route;
+        }
+        match &self.default_no_sender {
+            Some(route) if NO_SENDER_ID.contains(&id.as_ref()) => route,
+            _ => &self.default,
+        }
+    }
+
+    /// The default route.
+    pub fn default_route(&self) -> &Route {
+        &self.default
+    }
+
+    /// Where the table came from: the file path, or `environment`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Problems that do not stop the function but should be logged once at init.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+/// The country (ISO 3166-1 region) of an E.164 number, from libphonenumber's metadata. A number whose
+/// region the metadata cannot pin down (say a new NANP area code) counts as the main country of its calling
+/// code (`+1` → US), which errs towards the stricter rules; non-geographic numbers (`+800`, `+882`…) have none.
+pub fn country_of(phone: &PhoneNumber) -> Option<Id> {
+    let parsed = phonenumber::parse(None, phone.as_e164()).ok()?;
+    parsed.country().id().or_else(|| {
+        phonenumber::metadata::DATABASE
+            .region(&parsed.code().value())?
+            .first()?
+            .parse()
+            .ok()
+    })
+}
+
+fn fields_of(env: &SmsAttributes) -> Fields {
+    Fields {
+        sms_type: Some(env.sms_type),
+        sender_id: Some(env.sender_id.clone()),
+        origination_number: Some(env.origination_number.clone()),
+        max_price: Some(env.max_price.clone()),
+        ..Fields::default()
+    }
+}
+
+/// Lays `top` over `base`: what `top` sets wins.
+fn overlay(base: &mut Fields, top: Fields) {
+    if top.sms_type.is_some() {
+        base.sms_type = top.sms_type;
+    }
+    for (b, t) in [
+        (&mut base.sender_id, top.sender_id),
+        (&mut base.origination_number, top.origination_number),
+        (&mut base.max_price, top.max_price),
+        (&mut base.entity_id, top.entity_id),
+        (&mut base.template_id, top.template_id),
+    ] {
+        if t.is_some() {
+            *b = t;
+        }
+    }
+    base.template_ids.extend(top.template_ids);
+}
+
+/// DLT IDs only work as a pair.
+fn check_dlt(route: &Route, key: &str) -> Result<(), (String, String)> {
+    let has_template = route.template_id.is_some() || !route.template_ids.is_empty();
+    if has_template && route.entity_id.is_none() {
+        return Err((
+            format!("{key}.entity_id"),
+            "is missing: India's DLT needs the principal entity ID with every template ID".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads one route section; errors are (key, reason).
+fn parse_fields(t: &toml::Table, section: &str) -> Result<Fields, (String, String)> {
+    let mut f = Fields::default();
+    for (name, value) in t {
+        let key = format!("{section}.{name}");
+        let text = |value: &toml::Value| -> Result<Option<String>, (String, String)> {
+            let s = match value {
+                toml::Value::String(s) => s.trim().to_owned(),
+                _ => return Err((key.clone(), "must be a string".into())),
+            };
+            Ok((!s.is_empty()).then_some(s))
+        };
+        match name.as_str() {
+            "sms_type" => {
+                f.sms_type = Some(match value.as_str() {
+                    Some("Transactional") => SmsType::Transactional,
+                    Some("Promotional") => SmsType::Promotional,
+                    _ => return Err((key, "must be \"Transactional\" or \"Promotional\"".into())),
+                })
+            }
+            "sender_id" => {
+                let v = text(value)?;
+                if let Some(v) = &v {
+                    let ok = (3..=11).contains(&v.len())
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && v.bytes().any(|b| b.is_ascii_alphabetic());
+                    if !ok {
+                        return Err((key, format!("{v:?} is not a sender ID: 3-11 letters, digits or hyphens with at least one letter")));
+                    }
+                }
+                f.sender_id = Some(v);
+            }
+            "origination_number" => {
+                let v = text(value)?;
+                if let Some(v) = &v {
+                    let digits = v.strip_prefix('+').unwrap_or(v);
+                    if !((5..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())) {
+                        return Err((key, format!("{v:?} is not an origination number: 5-14 digits with an optional leading +")));
+                    }
+                }
+                f.origination_number = Some(v);
+            }
+            "max_price" => {
+                let v = match value {
+                    toml::Value::Float(p) => Some(p.to_string()),
+                    toml::Value::Integer(p) => Some(p.to_string()),
+                    other => text(other)?,
+                };
+                if let Some(v) = &v {
+                    let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                        && v.bytes().filter(|b| *b == b'.').count() <= 1
+                        && v.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite());
+                    if !ok {
+                        return Err((key, format!("{v:?} is not a price: a positive amount in USD, like \"0.50\"")));
+                    }
+                }
+                f.max_price = Some(v);
+            }
+            "entity_id" => f.entity_id = Some(dlt_id(text(value)?, &key)?),
+            "template_id" => f.template_id = Some(dlt_id(text(value)?, &key)?),
+            "template_ids" => {
+                let t = value.as_table().ok_or_else(|| {
+                    (key.clone(), "must be a table of TriggerSource = \"template ID\" pairs".into())
+                })?;
+                for (source_name, id) in t {
+                    let key = format!("{key}.{source_name}");
+                    let source = TriggerSource::KNOWN
+                        .iter()
+                        .find(|s| s.suffix() == source_name)
+                        .ok_or_else(|| {
+                            let names: Vec<&str> = TriggerSource::KNOWN.iter().map(|s| s.suffix()).collect();
+                            (key.clone(), format!("is not a trigger source; the sources are {}", names.join(", ")))
+                        })?;
+                    let id = id
+                        .as_str()
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| (key.clone(), "must be a non-empty string".into()))?;
+                    let id = dlt_id(Some(id), &key)?.expect("given");
+                    f.template_ids.insert(source.clone(), id);
+                }
+            }
+            _ => {
+                return Err((
+                    key,
+                    "is not a route field; the fields are sms_type, sender_id, origination_number, max_price, entity_id, template_id and [template_ids]".into(),
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn dlt_id(v: Option<String>, key: &str) -> Result<Option<String>, (String, String)> {
+    if let Some(id) = &v {
+        if !((1..=50).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            return Err((
+                key.to_owned(),
+                format!("{id:?} is not a DLT ID: 1-50 letters or digits"),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+fn line_col(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("line {line}, column {col}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> SmsAttributes {
+        SmsAttributes {
+            sms_type: SmsType::Transactional,
+            sender_id: None,
+            origination_number: None,
+            max_price: None,
+        }
+    }
+
+    fn phone(n: &str) -> PhoneNumber {
+        PhoneNumber::parse(Some(n)).unwrap()
+    }
+
+    /// The attributes as `name=value` pairs, sorted, for readable assertions.
+    fn attrs(a: &[(&'static str, MessageAttributeValue)]) -> Vec<String> {
+        let mut v: Vec<String> = a
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.string_value().unwrap_or("")))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn fixture() -> Routes {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/routes.toml");
+        Routes::load(
+            |k| (k == "SMS_ROUTES_FILE").then(|| path.to_owned()),
+            &env(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn countries_come_from_the_number_metadata() {
+        for (number, country) in [
+            ("+12065550100", "US"),
+            ("+14165550100", "CA"),
+            ("+16845550100", "AS"),
+            ("+17875550100", "PR"),
+            ("+919876543210", "IN"),
+            ("+447700900123", "GB"),
+            ("+5511987654321", "BR"),
+            ("+8613812345678", "CN"),
+            ("+819012345678", "JP"),
+            ("+33612345678", "FR"),
+        ] {
+            assert_eq!(
+                country_of(&phone(number)).map(|id| id.as_ref().to_owned()),
+                Some(country.to_owned()),
+                "{number}"
+            );
+        }
+        // Non-geographic (international freephone): no country.
+        assert_eq!(country_of(&phone("+80012345678")), None);
+    }
+
+    #[test]
+    fn us_gets_its_origination_number_and_never_a_sender_id() {
+        let r = fixture();
+        let us = r.route_for(&phone("+12065550100"));
+        assert_eq!(us.name(), "countries.US");
+        assert_eq!(
+            attrs(us.message_attributes()),
+            [
+                "AWS.MM.SMS.OriginationNumber=+18445550100",
+                "AWS.SNS.SMS.MaxPrice=0.50",
+                "AWS.SNS.SMS.SMSType=Transactional",
+            ]
+        );
+        assert!(r.warnings().is_empty());
+        let ca = r.route_for(&phone("+14165550100"));
+        assert_eq!(ca.name(), "countries.CA");
+        assert_eq!(ca.sender_id, None);
+    }
+
+    #[test]
+    fn india_gets_dlt_ids_per_source() {
+        let r = fixture();
+        let india = r.route_for(&phone("+919876543210"));
+        assert_eq!(india.name(), "countries.IN");
+        let base = [
+            "AWS.MM.SMS.EntityId=1101456789012345678",
+            "AWS.SNS.SMS.MaxPrice=0.50",
+            "AWS.SNS.SMS.SMSType=Transactional",
+            "AWS.SNS.SMS.SenderID=EXMPLE",
+        ];
+        let with = |t: &str| {
+            let mut v: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+            v.push(format!("AWS.MM.SMS.TemplateId={t}"));
+            v.sort();
+            v
+        };
+        assert_eq!(
+            attrs(india.message_attributes_for(&TriggerSource::SignUp)),
+            with("1107160000000000001")
+        );
+        assert_eq!(
+            attrs(india.message_attributes_for(&TriggerSource::ForgotPassword)),
+            with("1107160000000000002")
+        );
+        assert_eq!(
+            attrs(india.message_attributes()),
+            with("1107160000000000001")
+        );
+        let attr = &india.message_attributes()[0];
+        assert_eq!(attr.1.data_type(), "String");
+    }
+
+    #[test]
+    fn other_countries_use_the_default_route() {
+        let r = fixture();
+        let de = r.route_for(&phone("+4915123456789"));
+        assert_eq!(de.name(), "default");
+        assert_eq!(
+            attrs(de.message_attributes()),
+            [
+                "AWS.SNS.SMS.MaxPrice=0.50",
+                "AWS.SNS.SMS.SMSType=Transactional",
+                "AWS.SNS.SMS.SenderID=Example",
+            ]
+        );
+        let price = de
+            .message_attributes()
+            .iter()
+            .find(|(k, _)| *k == "AWS.SNS.SMS.MaxPrice")
+            .unwrap();
+        assert_eq!(price.1.data_type(), "Number");
+        // A country with its own section inherits what it does not set.
+        let gb = r.route_for(&phone("+447700900123"));
+        assert_eq!(gb.name(), "countries.GB");
+        assert_eq!(
+            (gb.max_price.as_deref(), gb.sender_id.as_deref()),
+            (Some("0.10"), Some("Example"))
+        );
+        // Unknown country (non-geographic number): the default route.
+        assert_eq!(r.route_for(&phone("+80012345678")).name(), "default");
+        assert_eq!(r.route_for_country(None).name(), "default");
+    }
+
+    #[test]
+    fn sender_id_is_dropped_where_it_is_not_allowed() {
+        let r = fixture();
+        for n in [
+            "+5511987654321",
+            "+8613812345678",
+            "+17875550100",
+            "+56912345678",
+        ] {
+            let route = r.route_for(&phone(n));
+            assert_eq!(route.name(), "default without SenderID", "{n}");
+            assert!(
+                !attrs(route.message_attributes())
+                    .iter()
+                    .any(|a| a.contains("SenderID")),
+                "{n}"
+            );
+            assert_eq!(route.max_price.as_deref(), Some("0.50"));
+        }
+        let text = "[default]\nsender_id = \"Example\"\n[countries.BR]\nsender_id = \"Example\"\n";
+        let e = Routes::from_toml(text, "routes.toml", &env()).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.origin.as_str()),
+            ("countries.BR.sender_id", "routes.toml")
+        );
+        assert!(
+            e.reason
+                .contains("BR does not allow alphanumeric sender IDs"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn environment_alone_is_the_default_route() {
+        let mut sms = env();
+        sms.sender_id = Some("MyApp".into());
+        sms.max_price = Some("0.25".into());
+        let r = Routes::load(|_| None, &sms).unwrap();
+        assert_eq!(r.origin(), "environment");
+        let fr = r.route_for(&phone("+33612345678"));
+        assert_eq!(fr.name(), "default");
+        assert_eq!(fr.sms_attributes(), sms);
+        assert_eq!(
+            attrs(fr.message_attributes()),
+            attrs(&crate::sns::message_attributes(&sms)),
+            "the same attributes SnsPublisher sends today"
+        );
+        // Still no sender ID to the US, and a warning that no origination identity is set.
+        let us = r.route_for(&phone("+12065550100"));
+        assert_eq!(us.name(), "default without SenderID");
+        assert_eq!(us.sender_id, None);
+        assert_eq!(r.warnings().len(), 1);
+        assert!(r.warnings()[0].starts_with("US and CA numbers use the default route"));
+        sms.origination_number = Some("+18445550100".into());
+        assert!(Routes::from_attributes(&sms).warnings().is_empty());
+        // Without a sender ID or country sections every number gets the one route.
+        sms.sender_id = None;
+        let r = Routes::from_attributes(&sms);
+        assert!(!r.by_country_needed);
+        assert_eq!(r.route_for(&phone("+5511987654321")).name(), "default");
+    }
+
+    #[test]
+    fn the_file_layers_over_the_environment() {
+        let mut sms = env();
+        sms.sender_id = Some("FromEnv".into());
+        sms.max_price = Some("0.25".into());
+        sms.sms_type = SmsType::Promotional;
+        let text = "[default]\nsms_type = \"Transactional\"\n[countries.DE]\nsender_id = \"\"\nmax_price = 0.05\n";
+        let r = Routes::from_toml(text, "routes.toml", &sms).unwrap();
+        let fr = r.route_for(&phone("+33612345678"));
+        assert_eq!(
+            (
+                fr.sms_type,
+                fr.sender_id.as_deref(),
+                fr.max_price.as_deref()
+            ),
+            (SmsType::Transactional, Some("FromEnv"), Some("0.25"))
+        );
+        let de = r.route_for(&phone("+4915123456789"));
+        assert_eq!(
+            (de.sender_id.as_deref(), de.max_price.as_deref()),
+            (None, Some("0.05"))
+        );
+    }
+
+    #[test]
+    fn us_and_canada_routes_need_an_origination_number() {
+        let e = Routes::from_toml("[countries.US]\nmax_price = \"0.10\"\n", "r.toml", &env())
+            .unwrap_err();
+        assert_eq!(e.key, "countries.US");
+        assert!(e.reason.contains("set origination_number"), "{e}");
+        // Inherited from [default] is enough.
+        let r = Routes::from_toml(
+            "[default]\norigination_number = \"+18445550100\"\n[countries.CA]\nmax_price = \"0.10\"\n",
+            "r.toml",
+            &env(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.route_for(&phone("+14165550100"))
+                .origination_number
+                .as_deref(),
+            Some("+18445550100")
+        );
+        // A short code (no +) is fine; a number from another country is not.
+        assert!(Routes::from_toml(
+            "[countries.US]\norigination_number = \"12345\"\n",
+            "r.toml",
+            &env()
+        )
+        .is_ok());
+        let e = Routes::from_toml(
+            "[countries.US]\norigination_number = \"+447700900123\"\n",
+            "r.toml",
+            &env(),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "countries.US.origination_number");
+    }
+
+    #[test]
+    fn every_kind_of_mistake_names_file_key_and_reason() {
+        let f = "/var/task/routes.toml";
+        for (text, key, reason) in [
+            (
+                "[default]\nsender_id = \"AB\"",
+                "default.sender_id",
+                "is not a sender ID",
+            ),
+            (
+                "[default]\nsender_id = \"123456\"",
+                "default.sender_id",
+                "at least one letter",
+            ),
+            (
+                "[countries.GB]\nsender_id = \"My App\"",
+                "countries.GB.sender_id",
+                "is not a sender ID",
+            ),
+            (
+                "[default]\norigination_number = \"1234\"",
+                "default.origination_number",
+                "5-14 digits",
+            ),
+            (
+                "[default]\norigination_number = \"+1-844-555\"",
+                "default.origination_number",
+                "5-14 digits",
+            ),
+            (
+                "[default]\nmax_price = \"-1\"",
+                "default.max_price",
+                "positive amount",
+            ),
+            (
+                "[default]\nmax_price = 0",
+                "default.max_price",
+                "positive amount",
+            ),
+            (
+                "[default]\nmax_price = \"1e3\"",
+                "default.max_price",
+                "positive amount",
+            ),
+            (
+                "[default]\nsms_type = \"transactional\"",
+                "default.sms_type",
+                "Transactional",
+            ),
+            (
+                "[default]\nsenderid = \"X\"",
+                "default.senderid",
+                "is not a route field",
+            ),
+            (
+                "[default]\nsender_id = 5",
+                "default.sender_id",
+                "must be a string",
+            ),
+            (
+                "[countries.XX]\nmax_price = \"1\"",
+                "countries.XX",
+                "is not a country",
+            ),
+            (
+                "[countries.USA]\nmax_price = \"1\"",
+                "countries.USA",
+                "is not a country",
+            ),
+            (
+                "[countries.GB]\nmax_price = \"1\"\n[countries.gb]\nmax_price = \"2\"",
+                "countries.gb",
+                "is listed twice",
+            ),
+            (
+                "[countries.IN]\ntemplate_id = \"1107\"",
+                "countries.IN.entity_id",
+                "DLT needs the principal entity ID",
+            ),
+            (
+                "[countries.IN]\nentity_id = \"x\"\ntemplate_ids = { SignIn = \"1\" }",
+                "countries.IN.template_ids.SignIn",
+                "is not a trigger source",
+            ),
+            (
+                &format!("[countries.IN]\nentity_id = \"{}\"", "1".repeat(51)),
+                "countries.IN.entity_id",
+                "1-50 letters or digits",
+            ),
+            (
+                "[countries.IN]\nentity_id = \"11 01\"",
+                "countries.IN.entity_id",
+                "1-50 letters or digits",
+            ),
+            ("routes = 1", "routes", "is not a routing key"),
+            (
+                "[default\nsms_type = 1",
+                "line 1, column 9",
+                "is not valid TOML",
+            ),
+        ] {
+            let e = Routes::from_toml(text, f, &env()).unwrap_err();
+            assert_eq!((e.origin.as_str(), e.key.as_str()), (f, key), "{e}");
+            assert!(e.reason.contains(reason), "{e}");
+            assert!(e.to_string().starts_with(&format!("{f}: {key}: ")), "{e}");
+        }
+        let e = Routes::load(
+            |k| (k == "SMS_ROUTES_FILE").then(|| "/nonexistent/routes.toml".into()),
+            &env(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.origin.as_str(), e.key.as_str()),
+            ("/nonexistent/routes.toml", "SMS_ROUTES_FILE")
+        );
+    }
+}
