@@ -1,0 +1,34 @@
+//! Any bytes as a trigger event: parsing, validation, phone handling and template filling never panic.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use cognito_sms_sender::event::CustomSmsSenderEvent;
+use cognito_sms_sender::phone::{mask, PhoneNumber};
+use cognito_sms_sender::region::sns_region;
+use cognito_sms_sender::template::{sign_in_name, unescape_password, Templates};
+use libfuzzer_sys::fuzz_target;
+
+fn templates() -> &'static Templates {
+    static T: OnceLock<Templates> = OnceLock::new();
+    T.get_or_init(|| Templates::from_lookup(|_| None).expect("built-in templates are valid"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let Ok(event) = CustomSmsSenderEvent::from_json(&value) else { return };
+    let raw_phone = event.phone_number();
+    let _ = mask(raw_phone.unwrap_or(""));
+    if let Ok(phone) = PhoneNumber::parse(raw_phone) {
+        assert!(!phone.masked().contains(phone.as_e164()));
+    }
+    let _ = sns_region(event.region.as_deref().unwrap_or("us-east-1"), None);
+    if let Ok((source, _pool)) = event.validate() {
+        let code = unescape_password(event.request.code.as_deref().unwrap_or(""));
+        let name = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
+        if let Some(t) = templates().get(source) {
+            let body = t.render(&code, name);
+            assert!(body.contains(name));
+        }
+    }
+});
