@@ -11,7 +11,7 @@ use crate::handler::Sender;
 use crate::idempotency::{Claim, DynamoLedger, Ledger, LedgerError, NoLedger};
 use crate::phone::PhoneNumber;
 use crate::probe::{Finding, NoProbe, Probe, SnsProbe};
-use crate::sns::{Outbox, PublishError, Publisher, RegionalClients, SnsPublisher};
+use crate::sns::{Attributes, Outbox, PublishError, Publisher, RegionalClients, SnsPublisher};
 
 /// SNS, or the local outbox.
 pub enum AnyPublisher {
@@ -25,10 +25,11 @@ impl Publisher for AnyPublisher {
         region: &str,
         phone: &PhoneNumber,
         body: &str,
+        attributes: &Attributes,
     ) -> Result<String, PublishError> {
         match self {
-            AnyPublisher::Sns(p) => p.publish(region, phone, body).await,
-            AnyPublisher::Outbox(p) => p.publish(region, phone, body).await,
+            AnyPublisher::Sns(p) => p.publish(region, phone, body, attributes).await,
+            AnyPublisher::Outbox(p) => p.publish(region, phone, body, attributes).await,
         }
     }
 }
@@ -92,19 +93,13 @@ pub enum InitError {
 /// Builds the keyring, clients, publisher and probe once.
 pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let keyring = match &config.key {
-        KeySource::Kms { key_arn } => {
-            crypto::kms_keyring(key_arn, aws_sdk_kms::Client::new(sdk)).await?
-        }
+        KeySource::Kms { key_arn } => crypto::kms_keyring(key_arn, aws_sdk_kms::Client::new(sdk)).await?,
         KeySource::LocalDev { path } => {
             tracing::warn!(path = %path, "using the PUBLIC development key: for local runs only, never deploy with LOCAL_DEV_KEY_FILE");
-            let text = std::fs::read_to_string(path).map_err(|e| InitError::DevKey {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let key = crypto::read_dev_key(&text).map_err(|e| InitError::DevKey {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InitError::DevKey { path: path.clone(), reason: e.to_string() })?;
+            let key = crypto::read_dev_key(&text)
+                .map_err(|e| InitError::DevKey { path: path.clone(), reason: e.to_string() })?;
             crypto::dev_keyring(&key).await?
         }
     };
@@ -112,9 +107,9 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let publisher = match &config.local_outbox {
         Some(target) => {
             tracing::warn!(target = %target, "LOCAL_OUTBOX is set: messages are written there, not sent");
-            AnyPublisher::Outbox(Outbox::new(target.clone(), &config.sms))
+            AnyPublisher::Outbox(Outbox::new(target.clone()))
         }
-        None => AnyPublisher::Sns(SnsPublisher::new(clients.clone(), &config.sms)),
+        None => AnyPublisher::Sns(SnsPublisher::new(clients.clone())),
     };
     let probe = if config.probe.enabled && config.local_outbox.is_none() {
         AnyProbe::Sns(SnsProbe::new(clients, config.probe.cache_for))
@@ -122,26 +117,14 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         AnyProbe::Off(NoProbe)
     };
     let ledger = match &config.idempotency {
-        Some(table) => AnyLedger::Dynamo(DynamoLedger::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &table.name,
-            table.ttl,
-        )),
+        Some(table) => AnyLedger::Dynamo(DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), &table.name, table.ttl)),
         None => AnyLedger::Off(NoLedger),
     };
-    Ok(Sender {
-        decrypter: EsdkDecrypter::new(keyring)?,
-        publisher,
-        probe,
-        ledger,
-        templates: config.templates.clone(),
-        sns_region: config.sns_region.clone(),
-        allowed_pools: config.allowed_pools.clone(),
-        home_region: sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".to_owned()),
-    })
+    for warning in config.routes.warnings() {
+        tracing::warn!(check = "routing", reason = %warning, "check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
+    }
+    let home_region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned());
+    Ok(Sender::new(EsdkDecrypter::new(keyring)?, publisher, probe, ledger, config, home_region))
 }
 
 /// The AWS config the function runs with: the standard chain (which honours `AWS_ENDPOINT_URL`,
@@ -160,11 +143,8 @@ pub async fn aws_config_in(fallback_region: Option<&'static str>) -> SdkConfig {
         .operation_attempt_timeout(crate::retry::ATTEMPT_CAP)
         .operation_timeout(std::time::Duration::from_secs(8))
         .build();
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
-    let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
+    let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
     if let (Some(region), false) = (fallback_region, env_has_region) {
         loader = loader.region(aws_config::Region::from_static(region));
     }

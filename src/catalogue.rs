@@ -114,31 +114,21 @@ impl Catalogue {
         origin: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Catalogue, CatalogueError> {
-        let err = |key: &str, reason: String| CatalogueError {
-            origin: origin.to_owned(),
-            key: key.to_owned(),
-            reason,
-        };
-        let env_err = |key: &str, reason: String| CatalogueError {
-            origin: ENV_ORIGIN.to_owned(),
-            key: key.to_owned(),
-            reason,
-        };
+        let err = |key: &str, reason: String| CatalogueError { origin: origin.to_owned(), key: key.to_owned(), reason };
+        let env_err =
+            |key: &str, reason: String| CatalogueError { origin: ENV_ORIGIN.to_owned(), key: key.to_owned(), reason };
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
 
         let max_sms_parts = match get("MAX_SMS_PARTS") {
             None => DEFAULT_MAX_SMS_PARTS,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_MAX_SMS_PARTS).contains(n))
-                .ok_or_else(|| {
+            Some(v) => {
+                v.trim().parse::<usize>().ok().filter(|n| (1..=MAX_MAX_SMS_PARTS).contains(n)).ok_or_else(|| {
                     env_err(
                         "MAX_SMS_PARTS",
                         format!("{v:?} is not allowed; use a whole number of SMS parts from 1 to {MAX_MAX_SMS_PARTS}"),
                     )
-                })?,
+                })?
+            }
         };
         let metadata_key = get("SMS_LOCALE_METADATA_KEY")
             .map(|k| {
@@ -146,18 +136,14 @@ impl Catalogue {
                 ok.then_some(k).ok_or_else(|| {
                     env_err(
                         "SMS_LOCALE_METADATA_KEY",
-                        "must be a clientMetadata key name: at most 64 characters, no spaces"
-                            .into(),
+                        "must be a clientMetadata key name: at most 64 characters, no spaces".into(),
                     )
                 })
             })
             .transpose()?;
 
         let doc: toml::Table = toml::from_str(text).map_err(|e| {
-            let key = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or_else(|| "(whole file)".into());
+            let key = e.span().map(|s| line_col(text, s.start)).unwrap_or_else(|| "(whole file)".into());
             err(&key, format!("is not valid TOML: {}", e.message()))
         })?;
 
@@ -165,8 +151,7 @@ impl Catalogue {
             if !["default_locale", "variables", "messages"].contains(&key.as_str()) {
                 return Err(err(
                     key,
-                    "is not a catalogue key; the keys are default_locale, [variables] and [messages.<locale>]"
-                        .into(),
+                    "is not a catalogue key; the keys are default_locale, [variables] and [messages.<locale>]".into(),
                 ));
             }
         }
@@ -174,26 +159,16 @@ impl Catalogue {
         // Variables: the table, then SMS_VAR_<NAME> over it, looked up for each name a template uses.
         let mut table_vars: HashMap<String, String> = HashMap::new();
         if let Some(v) = doc.get("variables") {
-            let t = v.as_table().ok_or_else(|| {
-                err(
-                    "variables",
-                    "must be a table of name = \"text\" pairs".into(),
-                )
-            })?;
+            let t = v.as_table().ok_or_else(|| err("variables", "must be a table of name = \"text\" pairs".into()))?;
             for (name, value) in t {
                 let key = format!("variables.{name}");
                 if !is_variable_name(name) {
                     return Err(err(&key, "is not a variable name: use lower-case letters, digits and _, starting with a letter, at most 32 characters".into()));
                 }
                 if name == "username" {
-                    return Err(err(
-                        &key,
-                        "is reserved: {username} is the user's sign-in name".into(),
-                    ));
+                    return Err(err(&key, "is reserved: {username} is the user's sign-in name".into()));
                 }
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| err(&key, "must be a string".into()))?;
+                let value = value.as_str().ok_or_else(|| err(&key, "must be a string".into()))?;
                 table_vars.insert(name.clone(), value.to_owned());
             }
         }
@@ -201,8 +176,7 @@ impl Catalogue {
             if !is_variable_name(name) || name == "username" {
                 return None;
             }
-            get(&format!("SMS_VAR_{}", name.to_ascii_uppercase()))
-                .or_else(|| table_vars.get(name).cloned())
+            get(&format!("SMS_VAR_{}", name.to_ascii_uppercase())).or_else(|| table_vars.get(name).cloned())
         };
         let mut known_vars: Vec<&str> = table_vars.keys().map(String::as_str).collect();
         known_vars.sort_unstable();
@@ -218,8 +192,7 @@ impl Catalogue {
             }
         };
         let parse = |text: &str, source: &TriggerSource| -> Result<Template, String> {
-            let t = Template::parse_with_variables(text, source.carries_code(), &variable)
-                .map_err(&explain)?;
+            let t = Template::parse_with_variables(text, source.carries_code(), &variable).map_err(&explain)?;
             if !source.carries_code() && t.uses_code() {
                 return Err("uses {####}, but Cognito sends no code with this notice".into());
             }
@@ -229,19 +202,9 @@ impl Catalogue {
 
         let messages = doc
             .get("messages")
-            .ok_or_else(|| {
-                err(
-                    "messages",
-                    "is missing: the catalogue needs [messages.<locale>] tables".into(),
-                )
-            })?
+            .ok_or_else(|| err("messages", "is missing: the catalogue needs [messages.<locale>] tables".into()))?
             .as_table()
-            .ok_or_else(|| {
-                err(
-                    "messages",
-                    "must be a table of locales, like [messages.en]".into(),
-                )
-            })?;
+            .ok_or_else(|| err("messages", "must be a table of locales, like [messages.en]".into()))?;
         let mut locales = Vec::new();
         let mut index = HashMap::new();
         for (tag, table) in messages {
@@ -251,17 +214,11 @@ impl Catalogue {
                 .ok_or_else(|| err(&key, "is not a locale tag: use a language code, optionally with a script or region, like en, pt-BR or zh-Hant-TW".into()))?;
             if let Some(&i) = index.get(&norm) {
                 let other: &Locale = &locales[i];
-                return Err(err(
-                    &key,
-                    format!("is the same locale as messages.{}", other.tag),
-                ));
+                return Err(err(&key, format!("is the same locale as messages.{}", other.tag)));
             }
-            let table = table.as_table().ok_or_else(|| {
-                err(
-                    &key,
-                    "must be a table of TriggerSource = \"message\" pairs".into(),
-                )
-            })?;
+            let table = table
+                .as_table()
+                .ok_or_else(|| err(&key, "must be a table of TriggerSource = \"message\" pairs".into()))?;
             let mut templates = HashMap::new();
             for (name, value) in table {
                 let key = format!("messages.{tag}.{name}");
@@ -269,17 +226,12 @@ impl Catalogue {
                     .iter()
                     .find(|s| s.suffix() == name)
                     .ok_or_else(|| err(&key, unknown_source(name)))?;
-                let text = value
-                    .as_str()
-                    .ok_or_else(|| err(&key, "must be a string".into()))?;
+                let text = value.as_str().ok_or_else(|| err(&key, "must be a string".into()))?;
                 let template = parse(text, source).map_err(|r| err(&key, r))?;
                 templates.insert(source.clone(), template);
             }
             index.insert(norm, locales.len());
-            locales.push(Locale {
-                tag: tag.clone(),
-                templates,
-            });
+            locales.push(Locale { tag: tag.clone(), templates });
         }
 
         let default_tag = doc
@@ -289,20 +241,13 @@ impl Catalogue {
             .ok_or_else(|| err("default_locale", "must be a string".into()))?;
         let default = normalise_tag(default_tag)
             .and_then(|n| index.get(&n).copied())
-            .ok_or_else(|| {
-                err(
-                    "default_locale",
-                    format!("{default_tag:?} has no [messages.{default_tag}] table"),
-                )
-            })?;
+            .ok_or_else(|| err("default_locale", format!("{default_tag:?} has no [messages.{default_tag}] table")))?;
 
         // The environment's overrides replace the default locale's messages.
         for source in TriggerSource::KNOWN {
             let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
-            let general = source
-                .carries_code()
-                .then(|| get("SMS_TEMPLATE").map(|t| ("SMS_TEMPLATE".to_owned(), t)))
-                .flatten();
+            let general =
+                source.carries_code().then(|| get("SMS_TEMPLATE").map(|t| ("SMS_TEMPLATE".to_owned(), t))).flatten();
             if let Some((variable, text)) = get(&specific).map(|t| (specific, t)).or(general) {
                 let template = parse(&text, &source).map_err(|r| env_err(&variable, r))?;
                 locales[default].templates.insert(source, template);
@@ -310,10 +255,7 @@ impl Catalogue {
         }
 
         let default_locale = &locales[default];
-        if let Some(missing) = TriggerSource::KNOWN
-            .iter()
-            .find(|s| !default_locale.templates.contains_key(s))
-        {
+        if let Some(missing) = TriggerSource::KNOWN.iter().find(|s| !default_locale.templates.contains_key(s)) {
             return Err(err(
                 &format!("messages.{}.{}", default_locale.tag, missing.suffix()),
                 format!(
@@ -323,14 +265,7 @@ impl Catalogue {
             ));
         }
 
-        Ok(Catalogue {
-            origin: origin.to_owned(),
-            locales,
-            index,
-            default,
-            metadata_key,
-            max_sms_parts,
-        })
+        Ok(Catalogue { origin: origin.to_owned(), locales, index, default, metadata_key, max_sms_parts })
     }
 
     /// The template for `source` and the catalogue locale it is in, or `None` for an unknown source.
@@ -344,9 +279,7 @@ impl Catalogue {
         user_locale: Option<&str>,
         metadata_locale: Option<&str>,
     ) -> Option<(&Template, &str)> {
-        let chosen = metadata_locale
-            .and_then(normalise_tag)
-            .filter(|n| self.index.contains_key(n));
+        let chosen = metadata_locale.and_then(normalise_tag).filter(|n| self.index.contains_key(n));
         let wanted = chosen.or_else(|| user_locale.and_then(normalise_tag));
         if let Some(mut tag) = wanted {
             loop {
@@ -365,27 +298,17 @@ impl Catalogue {
             }
         }
         let default = &self.locales[self.default];
-        default
-            .templates
-            .get(source)
-            .map(|t| (t, default.tag.as_str()))
+        default.templates.get(source).map(|t| (t, default.tag.as_str()))
     }
 
     /// [`Catalogue::template`] with the locales taken from the event's request: the user's `locale` attribute
     /// and, when `SMS_LOCALE_METADATA_KEY` is set, that `clientMetadata` value.
-    pub fn template_for(
-        &self,
-        source: &TriggerSource,
-        request: &Request,
-    ) -> Option<(&Template, &str)> {
+    pub fn template_for(&self, source: &TriggerSource, request: &Request) -> Option<(&Template, &str)> {
         let user_locale = request.user_attributes.get("locale").map(String::as_str);
-        let metadata_locale = self.metadata_key.as_deref().and_then(|k| {
-            request
-                .client_metadata
-                .as_ref()
-                .and_then(|m| m.get(k))
-                .map(String::as_str)
-        });
+        let metadata_locale = self
+            .metadata_key
+            .as_deref()
+            .and_then(|k| request.client_metadata.as_ref().and_then(|m| m.get(k)).map(String::as_str));
         self.template(source, user_locale, metadata_locale)
     }
 
@@ -423,34 +346,19 @@ impl Catalogue {
 /// Refuses a template that could take more than `max` parts with the assumed code, password and name.
 fn check_parts(t: &Template, source: &TriggerSource, max: usize) -> Result<(), String> {
     let password = *source == TriggerSource::AdminCreateUser;
-    let filled = t.render(
-        if password {
-            ASSUMED_PASSWORD
-        } else {
-            ASSUMED_CODE
-        },
-        ASSUMED_USERNAME,
-    );
+    let filled = t.render(if password { ASSUMED_PASSWORD } else { ASSUMED_CODE }, ASSUMED_USERNAME);
     let info = analyse(&filled);
     if info.parts <= max {
         return Ok(());
     }
     let mut assumed = Vec::new();
     if t.uses_code() {
-        assumed.push(if password {
-            "a 16-character temporary password"
-        } else {
-            "an 8-digit code"
-        });
+        assumed.push(if password { "a 16-character temporary password" } else { "an 8-digit code" });
     }
     if t.uses_username() {
         assumed.push("a 32-character user name");
     }
-    let assumed = if assumed.is_empty() {
-        String::new()
-    } else {
-        format!(" with {} filled in", assumed.join(" and "))
-    };
+    let assumed = if assumed.is_empty() { String::new() } else { format!(" with {} filled in", assumed.join(" and ")) };
     let why = match (info.encoding, info.first_non_gsm) {
         (Encoding::Ucs2, Some(c)) => format!(
             "it is sent in UCS-2 because of {c:?}, which GSM-7 lacks, so one part holds 70 characters; write it without {c:?} to get 160, shorten it, or raise MAX_SMS_PARTS"
@@ -467,10 +375,7 @@ fn unknown_source(name: &str) -> String {
     let names: Vec<&str> = TriggerSource::KNOWN.iter().map(|s| s.suffix()).collect();
     match names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
         Some(n) => format!("is not a trigger source; did you mean {n}?"),
-        None => format!(
-            "is not a trigger source; the sources are {}",
-            names.join(", ")
-        ),
+        None => format!("is not a trigger source; the sources are {}", names.join(", ")),
     }
 }
 
@@ -486,11 +391,8 @@ fn is_variable_name(name: &str) -> bool {
 fn normalise_tag(raw: &str) -> Option<String> {
     let raw = raw.trim();
     let raw = raw.split(['.', '@']).next().unwrap_or("");
-    let ok = !raw.is_empty()
-        && raw.len() <= 35
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok =
+        !raw.is_empty() && raw.len() <= 35 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| raw.replace('_', "-").to_ascii_lowercase())
 }
 
@@ -498,11 +400,9 @@ fn normalise_tag(raw: &str) -> Option<String> {
 /// digits (script, region, variant).
 fn is_locale_tag(norm: &str) -> bool {
     let mut parts = norm.split('-');
-    let lang_ok = parts
-        .next()
-        .is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
-    lang_ok
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    let lang_ok =
+        parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    lang_ok && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 fn line_col(text: &str, offset: usize) -> String {
@@ -518,10 +418,7 @@ mod tests {
     use crate::template::default_text;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -564,91 +461,38 @@ SignUp = "ES {####}"
         let c = chain();
         // Exact, case-insensitively, with _ read as -, and POSIX suffixes dropped.
         for user in ["pt-BR", "pt-br", "PT_BR", "pt_BR.UTF-8", " pt-BR "] {
-            assert_eq!(
-                pick(&c, TriggerSource::SignUp, Some(user), None),
-                "pt-BR: BR 1",
-                "{user}"
-            );
+            assert_eq!(pick(&c, TriggerSource::SignUp, Some(user), None), "pt-BR: BR 1", "{user}");
         }
         // pt-BR has no ResendCode: its parent pt has.
-        assert_eq!(
-            pick(&c, TriggerSource::ResendCode, Some("pt-BR"), None),
-            "pt: PT reenviar 1"
-        );
+        assert_eq!(pick(&c, TriggerSource::ResendCode, Some("pt-BR"), None), "pt: PT reenviar 1");
         // Neither has ForgotPassword: the default locale.
-        assert_eq!(
-            pick(&c, TriggerSource::ForgotPassword, Some("pt-BR"), None),
-            "en: EN forgot 1"
-        );
+        assert_eq!(pick(&c, TriggerSource::ForgotPassword, Some("pt-BR"), None), "en: EN forgot 1");
         // A region the catalogue lacks falls to the language, then to the default.
-        assert_eq!(
-            pick(&c, TriggerSource::SignUp, Some("pt-PT"), None),
-            "pt: PT 1"
-        );
-        assert_eq!(
-            pick(&c, TriggerSource::SignUp, Some("es-419"), None),
-            "es: ES 1"
-        );
-        assert_eq!(
-            pick(&c, TriggerSource::SignUp, Some("zh-Hant-TW"), None),
-            "en: EN 1"
-        );
+        assert_eq!(pick(&c, TriggerSource::SignUp, Some("pt-PT"), None), "pt: PT 1");
+        assert_eq!(pick(&c, TriggerSource::SignUp, Some("es-419"), None), "es: ES 1");
+        assert_eq!(pick(&c, TriggerSource::SignUp, Some("zh-Hant-TW"), None), "en: EN 1");
         // No locale, an empty one, or one that cannot be a tag: the default.
-        for user in [
-            None,
-            Some(""),
-            Some("pt BR"),
-            Some("../../etc"),
-            Some("{####}"),
-        ] {
-            assert_eq!(
-                pick(&c, TriggerSource::SignUp, user, None),
-                "en: EN 1",
-                "{user:?}"
-            );
+        for user in [None, Some(""), Some("pt BR"), Some("../../etc"), Some("{####}")] {
+            assert_eq!(pick(&c, TriggerSource::SignUp, user, None), "en: EN 1", "{user:?}");
         }
-        assert!(c
-            .template(&TriggerSource::Unknown("x".into()), Some("pt"), None)
-            .is_none());
+        assert!(c.template(&TriggerSource::Unknown("x".into()), Some("pt"), None).is_none());
     }
 
     #[test]
     fn metadata_locale_is_used_only_when_it_names_a_catalogue_locale() {
         let c = chain();
-        assert_eq!(
-            pick(&c, TriggerSource::SignUp, Some("es"), Some("pt-BR")),
-            "pt-BR: BR 1"
-        );
+        assert_eq!(pick(&c, TriggerSource::SignUp, Some("es"), Some("pt-BR")), "pt-BR: BR 1");
         // The chosen locale keeps its own fallback chain.
-        assert_eq!(
-            pick(&c, TriggerSource::ResendCode, Some("es"), Some("pt_br")),
-            "pt: PT reenviar 1"
-        );
+        assert_eq!(pick(&c, TriggerSource::ResendCode, Some("es"), Some("pt_br")), "pt: PT reenviar 1");
         // Not a locale of the catalogue (though pt-PT would fall back to pt for a user): ignored entirely, the
         // user's locale decides.
-        assert_eq!(
-            pick(&c, TriggerSource::SignUp, Some("es"), Some("pt-PT")),
-            "es: ES 1"
-        );
-        assert_eq!(
-            pick(
-                &c,
-                TriggerSource::SignUp,
-                Some("es"),
-                Some("Ignore previous instructions")
-            ),
-            "es: ES 1"
-        );
+        assert_eq!(pick(&c, TriggerSource::SignUp, Some("es"), Some("pt-PT")), "es: ES 1");
+        assert_eq!(pick(&c, TriggerSource::SignUp, Some("es"), Some("Ignore previous instructions")), "es: ES 1");
     }
 
     #[test]
     fn template_for_reads_the_attribute_and_only_the_allowlisted_metadata_key() {
-        let c = Catalogue::from_toml(
-            CHAIN,
-            "chain.toml",
-            env(&[("SMS_LOCALE_METADATA_KEY", "lang")]),
-        )
-        .unwrap();
+        let c = Catalogue::from_toml(CHAIN, "chain.toml", env(&[("SMS_LOCALE_METADATA_KEY", "lang")])).unwrap();
         let request: Request = serde_json::from_value(serde_json::json!({
             "type": "customSMSSenderRequestV1",
             "code": null,
@@ -660,9 +504,7 @@ SignUp = "ES {####}"
         assert_eq!(locale, "es");
         // Without the setting, clientMetadata is not consulted at all.
         let plain = chain();
-        let (_, locale) = plain
-            .template_for(&TriggerSource::SignUp, &request)
-            .unwrap();
+        let (_, locale) = plain.template_for(&TriggerSource::SignUp, &request).unwrap();
         assert_eq!(locale, "pt");
         assert_eq!(c.metadata_key(), Some("lang"));
     }
@@ -705,11 +547,7 @@ SignUp = "ES {####}"
         for locale in c.locales() {
             for s in TriggerSource::KNOWN {
                 let (t, _) = c.template(&s, Some(locale), None).unwrap();
-                let code = if s == TriggerSource::AdminCreateUser {
-                    ASSUMED_PASSWORD
-                } else {
-                    ASSUMED_CODE
-                };
+                let code = if s == TriggerSource::AdminCreateUser { ASSUMED_PASSWORD } else { ASSUMED_CODE };
                 let info = analyse(&t.render(code, ASSUMED_USERNAME));
                 assert_eq!(info.parts, 1, "{locale} {s}");
                 match info.encoding {
@@ -722,16 +560,10 @@ SignUp = "ES {####}"
             }
         }
         // English, German, French and Italian are entirely GSM-7; so are the invitations everywhere.
-        assert!(
-            ucs2.iter()
-                .all(|k| k.starts_with("es.") || k.starts_with("pt-BR.")),
-            "{ucs2:?}"
-        );
+        assert!(ucs2.iter().all(|k| k.starts_with("es.") || k.starts_with("pt-BR.")), "{ucs2:?}");
         assert!(!ucs2.iter().any(|k| k.ends_with(".AdminCreateUser")));
         // A real 6-digit code in the longest UCS-2 message still fits.
-        let (t, _) = c
-            .template(&TriggerSource::ForgotPassword, Some("pt-BR"), None)
-            .unwrap();
+        let (t, _) = c.template(&TriggerSource::ForgotPassword, Some("pt-BR"), None).unwrap();
         assert!(analyse(&t.render("123456", "")).units <= 70);
     }
 
@@ -749,13 +581,7 @@ SignUp = "ES {####}"
             ("SMS_TEMPLATE_FORGOT_PASSWORD", "Reset {####}"),
         ]))
         .unwrap();
-        let fill = |s: TriggerSource, l: Option<&str>| {
-            c.template(&s, l, None)
-                .unwrap()
-                .0
-                .render("9", "u")
-                .to_string()
-        };
+        let fill = |s: TriggerSource, l: Option<&str>| c.template(&s, l, None).unwrap().0.render("9", "u").to_string();
         assert_eq!(fill(TriggerSource::ForgotPassword, None), "Reset 9");
         assert_eq!(fill(TriggerSource::SignUp, Some("en-GB")), "General 9");
         assert_eq!(
@@ -763,15 +589,9 @@ SignUp = "ES {####}"
             default_text(&TriggerSource::AccountTakeOverNotification)
         );
         // German users keep the German message.
-        assert!(
-            fill(TriggerSource::SignUp, Some("de")).starts_with("Ihr Bestätigungscode lautet 9.")
-        );
+        assert!(fill(TriggerSource::SignUp, Some("de")).starts_with("Ihr Bestätigungscode lautet 9."));
         assert_eq!(
-            c.default_templates()
-                .get(&TriggerSource::ForgotPassword)
-                .unwrap()
-                .render("9", "u")
-                .as_str(),
+            c.default_templates().get(&TriggerSource::ForgotPassword).unwrap().render("9", "u").as_str(),
             "Reset 9"
         );
     }
@@ -796,44 +616,21 @@ AccountTakeOverNotification = "{app_name}: check your account."
         let c = Catalogue::from_toml(text, "vars.toml", env(&[])).unwrap();
         let t = c.template(&TriggerSource::SignUp, None, None).unwrap().0;
         // A variable's text is literal: the {####} in it is not the code.
-        assert_eq!(
-            t.render("42", "x").as_str(),
-            "Example: 42. Help: {####} {username}"
-        );
-        let t = c
-            .template(&TriggerSource::AdminCreateUser, None, None)
-            .unwrap()
-            .0;
-        assert_eq!(
-            t.render("pw", "{####}").as_str(),
-            "Example: {####} pw",
-            "a user name is never expanded"
-        );
-        let c = Catalogue::from_toml(
-            text,
-            "vars.toml",
-            env(&[("SMS_VAR_APP_NAME", "Acme"), ("SMS_VAR_SHOP", "Shop")]),
-        )
-        .unwrap();
-        let t = c
-            .template(&TriggerSource::ResendCode, None, None)
-            .unwrap()
-            .0;
+        assert_eq!(t.render("42", "x").as_str(), "Example: 42. Help: {####} {username}");
+        let t = c.template(&TriggerSource::AdminCreateUser, None, None).unwrap().0;
+        assert_eq!(t.render("pw", "{####}").as_str(), "Example: {####} pw", "a user name is never expanded");
+        let c = Catalogue::from_toml(text, "vars.toml", env(&[("SMS_VAR_APP_NAME", "Acme"), ("SMS_VAR_SHOP", "Shop")]))
+            .unwrap();
+        let t = c.template(&TriggerSource::ResendCode, None, None).unwrap().0;
         assert_eq!(t.render("1", "").as_str(), "Acme 1");
         // Env-only variables work in overrides too.
         let c = Catalogue::from_toml(
             text,
             "vars.toml",
-            env(&[
-                ("SMS_VAR_SHOP", "Shop"),
-                ("SMS_TEMPLATE_AUTHENTICATION", "{shop} {####}"),
-            ]),
+            env(&[("SMS_VAR_SHOP", "Shop"), ("SMS_TEMPLATE_AUTHENTICATION", "{shop} {####}")]),
         )
         .unwrap();
-        let t = c
-            .template(&TriggerSource::Authentication, None, None)
-            .unwrap()
-            .0;
+        let t = c.template(&TriggerSource::Authentication, None, None).unwrap().0;
         assert_eq!(t.render("7", "").as_str(), "Shop 7");
     }
 
@@ -964,12 +761,7 @@ AccountTakeOverNotification = "Unusual sign-in."
         }
         let no_default = "[messages.en]\nSignUp = \"Code {####}\"";
         assert_mistake(&mistake(no_default, &[]), f, "default_locale", "is missing");
-        assert_mistake(
-            &mistake("default_locale = \"en\"", &[]),
-            f,
-            "messages",
-            "is missing",
-        );
+        assert_mistake(&mistake("default_locale = \"en\"", &[]), f, "messages", "is missing");
     }
 
     #[test]
@@ -1001,14 +793,8 @@ AccountTakeOverNotification = "Unusual sign-in."
             let e = Catalogue::load(env(&vars)).unwrap_err();
             assert_mistake(&e, ENV_ORIGIN, key, reason);
         }
-        let e = Catalogue::load(env(&[("SMS_TEMPLATES_FILE", "/nonexistent/messages.toml")]))
-            .unwrap_err();
-        assert_mistake(
-            &e,
-            "/nonexistent/messages.toml",
-            "SMS_TEMPLATES_FILE",
-            "cannot be read",
-        );
+        let e = Catalogue::load(env(&[("SMS_TEMPLATES_FILE", "/nonexistent/messages.toml")])).unwrap_err();
+        assert_mistake(&e, "/nonexistent/messages.toml", "SMS_TEMPLATES_FILE", "cannot be read");
     }
 
     #[test]
@@ -1018,10 +804,7 @@ AccountTakeOverNotification = "Unusual sign-in."
         let ucs2 = gsm.replace('é', "ó");
         assert!(Catalogue::load(env(&[("SMS_TEMPLATE", &gsm)])).is_ok());
         let e = Catalogue::load(env(&[("SMS_TEMPLATE", &ucs2)])).unwrap_err();
-        assert!(
-            e.reason.starts_with("takes 2 SMS parts (107 UCS-2 units)"),
-            "{e}"
-        );
+        assert!(e.reason.starts_with("takes 2 SMS parts (107 UCS-2 units)"), "{e}");
         let c = Catalogue::load(env(&[("SMS_TEMPLATE", &ucs2), ("MAX_SMS_PARTS", "2")])).unwrap();
         assert_eq!(c.max_sms_parts(), 2);
     }
@@ -1031,34 +814,19 @@ AccountTakeOverNotification = "Unusual sign-in."
         let dir = std::env::temp_dir().join(format!("catalogue-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("messages.toml");
-        std::fs::write(
-            &path,
-            with("[messages.nl]\nSignUp = \"Je code is {####}.\""),
-        )
-        .unwrap();
+        std::fs::write(&path, with("[messages.nl]\nSignUp = \"Je code is {####}.\"")).unwrap();
         let path_s = path.to_str().unwrap().to_owned();
         let c = Catalogue::load(env(&[("SMS_TEMPLATES_FILE", &path_s)])).unwrap();
         assert_eq!(c.origin(), path_s);
-        assert_eq!(
-            c.template(&TriggerSource::SignUp, Some("nl-BE"), None)
-                .unwrap()
-                .1,
-            "nl"
-        );
+        assert_eq!(c.template(&TriggerSource::SignUp, Some("nl-BE"), None).unwrap().1, "nl");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn shipped_fixture_catalogue_is_valid() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/messages.toml");
-        let c = Catalogue::load(env(&[
-            ("SMS_TEMPLATES_FILE", path),
-            ("SMS_VAR_APP_NAME", "Acme"),
-        ]))
-        .unwrap();
-        let (t, locale) = c
-            .template(&TriggerSource::SignUp, Some("pt-BR"), None)
-            .unwrap();
+        let c = Catalogue::load(env(&[("SMS_TEMPLATES_FILE", path), ("SMS_VAR_APP_NAME", "Acme")])).unwrap();
+        let (t, locale) = c.template(&TriggerSource::SignUp, Some("pt-BR"), None).unwrap();
         assert_eq!(locale, "pt-BR");
         assert!(t.render("123456", "").starts_with("Acme: "));
     }

@@ -68,47 +68,23 @@ type CliResult = Result<i32, Box<dyn std::error::Error + Send + Sync>>;
 /// Runs a command; the exit code is 0 when the SMS was (or would be) sent.
 pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Invoke {
-            event,
-            dev_key_file,
-        } => invoke(&event, dev_key_file).await,
-        Command::MakeEvent {
-            trigger,
-            phone,
-            code,
-            user_pool_id,
-            user_name,
-            kms_key_arn,
-            dev_key_file,
-        } => {
+        Command::Invoke { event, dev_key_file } => invoke(&event, dev_key_file).await,
+        Command::MakeEvent { trigger, phone, code, user_pool_id, user_name, kms_key_arn, dev_key_file } => {
             let source = TriggerSource::from(trigger.as_str());
             let source = match source {
-                TriggerSource::Unknown(s) => {
-                    TriggerSource::from(format!("CustomSMSSender_{s}").as_str())
-                }
+                TriggerSource::Unknown(s) => TriggerSource::from(format!("CustomSMSSender_{s}").as_str()),
                 known => known,
             };
             let keyring = match kms_key_arn {
                 Some(arn) => {
                     let arn = parse_kms_key_arn(&arn)?;
-                    crypto::kms_keyring(
-                        &arn,
-                        aws_sdk_kms::Client::new(&app::aws_config_in(Some("us-east-1")).await),
-                    )
-                    .await?
+                    crypto::kms_keyring(&arn, aws_sdk_kms::Client::new(&app::aws_config_in(Some("us-east-1")).await))
+                        .await?
                 }
-                None => {
-                    crypto::dev_keyring(&crypto::read_dev_key(&std::fs::read_to_string(
-                        &dev_key_file,
-                    )?)?)
-                    .await?
-                }
+                None => crypto::dev_keyring(&crypto::read_dev_key(&std::fs::read_to_string(&dev_key_file)?)?).await?,
             };
             let encrypted = if source.carries_code() {
-                Some(
-                    crypto::encrypt_code(&keyring, &user_pool_id, code.as_bytes(), Suite::Cognito)
-                        .await?,
-                )
+                Some(crypto::encrypt_code(&keyring, &user_pool_id, code.as_bytes(), Suite::Cognito).await?)
             } else {
                 None
             };
@@ -163,10 +139,7 @@ pub fn sample_event(
 async fn invoke(event: &PathBuf, dev_key_file: String) -> CliResult {
     let payload: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(event)?)?;
     // Local runs always decrypt with the development key and write to stdout instead of SNS.
-    let overrides = HashMap::from([
-        ("LOCAL_OUTBOX", "-".to_owned()),
-        ("LOCAL_DEV_KEY_FILE", dev_key_file),
-    ]);
+    let overrides = HashMap::from([("LOCAL_OUTBOX", "-".to_owned()), ("LOCAL_DEV_KEY_FILE", dev_key_file)]);
     let config = Config::from_lookup(|k| match overrides.get(k) {
         Some(v) => Some(v.clone()),
         None if k == "KMS_KEY_ARN" => None,
@@ -180,11 +153,7 @@ async fn invoke(event: &PathBuf, dev_key_file: String) -> CliResult {
     match result {
         Ok(v) => {
             eprintln!("{v} ({:.1} ms)", elapsed.as_secs_f64() * 1000.0);
-            Ok(if v["outcome"] == crate::outcome::SENT {
-                0
-            } else {
-                1
-            })
+            Ok(if v["outcome"] == crate::outcome::SENT { 0 } else { 1 })
         }
         Err(e) => {
             eprintln!("{{\"outcome\":\"{}\",\"retry\":true}}", e.outcome());

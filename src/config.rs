@@ -113,10 +113,7 @@ pub struct ConfigError {
 }
 
 fn bad(variable: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable: variable.to_owned(),
-        reason: reason.into(),
-    }
+    ConfigError { variable: variable.to_owned(), reason: reason.into() }
 }
 
 /// The ARN pattern Cognito applies to `KMSKeyID` and `SnsCallerArn` (seed `000_…`).
@@ -137,11 +134,19 @@ impl Config {
 
         let key = match (get("KMS_KEY_ARN"), get("LOCAL_DEV_KEY_FILE")) {
             (Some(_), Some(_)) => {
-                return Err(bad("LOCAL_DEV_KEY_FILE", "set together with KMS_KEY_ARN; the development key is for local runs only, unset one of them"))
+                return Err(bad(
+                    "LOCAL_DEV_KEY_FILE",
+                    "set together with KMS_KEY_ARN; the development key is for local runs only, unset one of them",
+                ))
             }
             (Some(arn), None) => KeySource::Kms { key_arn: parse_kms_key_arn(&arn)? },
             (None, Some(path)) => KeySource::LocalDev { path },
-            (None, None) => return Err(bad("KMS_KEY_ARN", "is required: the ARN of the KMS key set as the pool's LambdaConfig.KMSKeyID")),
+            (None, None) => {
+                return Err(bad(
+                    "KMS_KEY_ARN",
+                    "is required: the ARN of the KMS key set as the pool's LambdaConfig.KMSKeyID",
+                ))
+            }
         };
 
         let sns_region = get("SNS_REGION")
@@ -149,10 +154,7 @@ impl Config {
                 if is_region_name(&r) {
                     Ok(r)
                 } else {
-                    Err(bad(
-                        "SNS_REGION",
-                        format!("{r:?} is not a Region name (5-32 characters, like us-east-1)"),
-                    ))
+                    Err(bad("SNS_REGION", format!("{r:?} is not a Region name (5-32 characters, like us-east-1)")))
                 }
             })
             .transpose()?;
@@ -161,44 +163,36 @@ impl Config {
             None | Some("Transactional") => SmsType::Transactional,
             Some("Promotional") => SmsType::Promotional,
             Some(other) => {
-                return Err(bad(
-                    "SMS_TYPE",
-                    format!("{other:?} is not allowed; use Transactional or Promotional"),
-                ))
+                return Err(bad("SMS_TYPE", format!("{other:?} is not allowed; use Transactional or Promotional")))
             }
         };
-        let sender_id = get("SENDER_ID")
-            .map(|v| check_sender_id(&v).map(|_| v))
-            .transpose()?;
-        let origination_number = get("ORIGINATION_NUMBER")
-            .map(|v| check_origination_number(&v).map(|_| v))
-            .transpose()?;
-        let max_price = get("MAX_PRICE")
-            .map(|v| check_max_price(&v).map(|_| v))
-            .transpose()?;
+        let sender_id = get("SENDER_ID").map(|v| check_sender_id(&v).map(|_| v)).transpose()?;
+        let origination_number =
+            get("ORIGINATION_NUMBER").map(|v| check_origination_number(&v).map(|_| v)).transpose()?;
+        let max_price = get("MAX_PRICE").map(|v| check_max_price(&v).map(|_| v)).transpose()?;
 
         let caller_role = match get("SNS_CALLER_ARN") {
             None => {
                 if get("SNS_EXTERNAL_ID").is_some() {
-                    return Err(bad("SNS_EXTERNAL_ID", "is set but SNS_CALLER_ARN is not; the external ID is only used when assuming that role"));
+                    return Err(bad(
+                        "SNS_EXTERNAL_ID",
+                        "is set but SNS_CALLER_ARN is not; the external ID is only used when assuming that role",
+                    ));
                 }
                 None
             }
             Some(arn) => {
-                if !(20..=2048).contains(&arn.len())
-                    || !ARN.is_match(&arn)
-                    || !arn.contains(":iam::")
-                {
-                    return Err(bad("SNS_CALLER_ARN", "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), 20-2048 characters"));
+                if !(20..=2048).contains(&arn.len()) || !ARN.is_match(&arn) || !arn.contains(":iam::") {
+                    return Err(bad(
+                        "SNS_CALLER_ARN",
+                        "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), 20-2048 characters",
+                    ));
                 }
                 let external_id = lookup("SNS_EXTERNAL_ID").filter(|v| !v.is_empty());
                 if external_id.as_ref().is_some_and(|v| v.len() > 131_072) {
                     return Err(bad("SNS_EXTERNAL_ID", "is longer than 131072 characters"));
                 }
-                Some(CallerRole {
-                    role_arn: arn,
-                    external_id,
-                })
+                Some(CallerRole { role_arn: arn, external_id })
             }
         };
 
@@ -216,43 +210,25 @@ impl Config {
             enabled: match get("SMS_PROBE").as_deref() {
                 None | Some("on") => true,
                 Some("off") => false,
-                Some(other) => {
-                    return Err(bad(
-                        "SMS_PROBE",
-                        format!("{other:?} is not allowed; use on or off"),
-                    ))
-                }
+                Some(other) => return Err(bad("SMS_PROBE", format!("{other:?} is not allowed; use on or off"))),
             },
             cache_for: Duration::from_secs(match get("SMS_PROBE_CACHE_SECONDS") {
                 None => 300,
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| (10..=86_400).contains(s))
-                    .ok_or_else(|| {
-                        bad(
-                            "SMS_PROBE_CACHE_SECONDS",
-                            "must be a whole number of seconds from 10 to 86400",
-                        )
-                    })?,
+                Some(v) => v.parse::<u64>().ok().filter(|s| (10..=86_400).contains(s)).ok_or_else(|| {
+                    bad("SMS_PROBE_CACHE_SECONDS", "must be a whole number of seconds from 10 to 86400")
+                })?,
             }),
         };
 
         let allowed_pools = get("ALLOWED_USER_POOL_IDS")
             .map(|v| {
-                let ids: Vec<String> = v
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect();
+                let ids: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
                 match ids.iter().find(|id| !is_user_pool_id(id)) {
                     Some(id) => Err(bad(
                         "ALLOWED_USER_POOL_IDS",
                         format!("{id:?} is not a user pool id (like us-east-1_AbCdEf123)"),
                     )),
-                    None if ids.is_empty() => {
-                        Err(bad("ALLOWED_USER_POOL_IDS", "lists no pool ids"))
-                    }
+                    None if ids.is_empty() => Err(bad("ALLOWED_USER_POOL_IDS", "lists no pool ids")),
                     None => Ok(ids),
                 }
             })
@@ -260,32 +236,16 @@ impl Config {
 
         let ttl = match get("IDEMPOTENCY_TTL_SECONDS") {
             None => 86_400,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|s| (300..=31_536_000).contains(s))
-                .ok_or_else(|| {
-                    bad(
-                        "IDEMPOTENCY_TTL_SECONDS",
-                        "must be a whole number of seconds from 300 to 31536000",
-                    )
-                })?,
+            Some(v) => v.parse::<u64>().ok().filter(|s| (300..=31_536_000).contains(s)).ok_or_else(|| {
+                bad("IDEMPOTENCY_TTL_SECONDS", "must be a whole number of seconds from 300 to 31536000")
+            })?,
         };
         let idempotency = get("IDEMPOTENCY_TABLE")
             .map(|name| {
                 let ok = (3..=255).contains(&name.len())
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-                ok.then(|| IdempotencyTable {
-                    name,
-                    ttl: Duration::from_secs(ttl),
-                })
-                .ok_or_else(|| {
-                    bad(
-                        "IDEMPOTENCY_TABLE",
-                        "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')",
-                    )
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                ok.then(|| IdempotencyTable { name, ttl: Duration::from_secs(ttl) }).ok_or_else(|| {
+                    bad("IDEMPOTENCY_TABLE", "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')")
                 })
             })
             .transpose()?;
@@ -293,15 +253,13 @@ impl Config {
         let local_outbox = get("LOCAL_OUTBOX");
         if local_outbox.is_some() && !matches!(key, KeySource::LocalDev { .. }) {
             // Only the public development key can feed the outbox, so a real code can never be written out.
-            return Err(bad("LOCAL_OUTBOX", "is only allowed with LOCAL_DEV_KEY_FILE (local runs); a deployed function always sends through SNS"));
+            return Err(bad(
+                "LOCAL_OUTBOX",
+                "is only allowed with LOCAL_DEV_KEY_FILE (local runs); a deployed function always sends through SNS",
+            ));
         }
 
-        let sms = SmsAttributes {
-            sms_type,
-            sender_id,
-            origination_number,
-            max_price,
-        };
+        let sms = SmsAttributes { sms_type, sender_id, origination_number, max_price };
         let routes = Routes::load(get, &sms).map_err(|e| bad("SMS_ROUTES_FILE", e.to_string()))?;
 
         Ok(Config {
@@ -324,8 +282,7 @@ impl Config {
 /// key ids, which would never match, are refused here.
 pub fn parse_kms_key_arn(arn: &str) -> Result<String, ConfigError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let is_key =
-        parts.len() == 6 && parts[2] == "kms" && parts[5].starts_with("key/") && parts[5].len() > 4;
+    let is_key = parts.len() == 6 && parts[2] == "kms" && parts[5].starts_with("key/") && parts[5].len() > 4;
     if !(20..=2048).contains(&arn.len()) || !ARN.is_match(arn) || !is_key {
         return Err(bad(
             "KMS_KEY_ARN",
@@ -339,36 +296,32 @@ fn check_sender_id(v: &str) -> Result<(), ConfigError> {
     let ok = (3..=11).contains(&v.len())
         && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && v.bytes().any(|b| b.is_ascii_alphabetic());
-    ok.then_some(()).ok_or_else(|| {
-        bad(
-            "SENDER_ID",
-            "must be 3-11 letters, digits or hyphens with at least one letter",
-        )
-    })
+    ok.then_some(()).ok_or_else(|| bad("SENDER_ID", "must be 3-11 letters, digits or hyphens with at least one letter"))
 }
 
 fn check_origination_number(v: &str) -> Result<(), ConfigError> {
     let digits = v.strip_prefix('+').unwrap_or(v);
     let ok = (5..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then_some(()).ok_or_else(|| bad("ORIGINATION_NUMBER", "must be 5-14 digits with an optional leading +, an origination identity of this account"))
+    ok.then_some(()).ok_or_else(|| {
+        bad(
+            "ORIGINATION_NUMBER",
+            "must be 5-14 digits with an optional leading +, an origination identity of this account",
+        )
+    })
 }
 
 fn check_max_price(v: &str) -> Result<(), ConfigError> {
     let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && v.bytes().filter(|b| *b == b'.').count() <= 1
         && v.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite());
-    ok.then_some(())
-        .ok_or_else(|| bad("MAX_PRICE", "must be a positive amount in USD, like 0.50"))
+    ok.then_some(()).ok_or_else(|| bad("MAX_PRICE", "must be a positive amount in USD, like 0.50"))
 }
 
 /// `<region>_<id>` as Cognito spells pool ids.
 pub fn is_user_pool_id(s: &str) -> bool {
     match s.split_once('_') {
         Some((region, id)) => {
-            is_region_name(region)
-                && !id.is_empty()
-                && id.len() <= 40
-                && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            is_region_name(region) && !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric())
         }
         None => false,
     }
@@ -379,14 +332,10 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    const ARN_OK: &str =
-        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const ARN_OK: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -397,12 +346,7 @@ mod tests {
     #[test]
     fn minimal_config_has_safe_defaults() {
         let c = parse(&[("KMS_KEY_ARN", ARN_OK)]).unwrap();
-        assert_eq!(
-            c.key,
-            KeySource::Kms {
-                key_arn: ARN_OK.into()
-            }
-        );
+        assert_eq!(c.key, KeySource::Kms { key_arn: ARN_OK.into() });
         assert_eq!(c.sms.sms_type, SmsType::Transactional);
         assert_eq!(c.sns_region, None);
         assert!(c.caller_role.is_none() && c.local_outbox.is_none() && c.allowed_pools.is_none());
@@ -413,10 +357,7 @@ mod tests {
     #[test]
     fn key_source_is_explicit() {
         assert_eq!(err_var(&[]), "KMS_KEY_ARN");
-        assert_eq!(
-            err_var(&[("KMS_KEY_ARN", ARN_OK), ("LOCAL_DEV_KEY_FILE", "k")]),
-            "LOCAL_DEV_KEY_FILE"
-        );
+        assert_eq!(err_var(&[("KMS_KEY_ARN", ARN_OK), ("LOCAL_DEV_KEY_FILE", "k")]), "LOCAL_DEV_KEY_FILE");
         for bad_arn in [
             "alias/my-key",
             "1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -424,19 +365,10 @@ mod tests {
             "arn:aws:sns:us-east-1:111122223333:key/abc",
             "arn:aws:kms:us-east-1:abc:key/abc",
         ] {
-            assert_eq!(
-                err_var(&[("KMS_KEY_ARN", bad_arn)]),
-                "KMS_KEY_ARN",
-                "{bad_arn}"
-            );
+            assert_eq!(err_var(&[("KMS_KEY_ARN", bad_arn)]), "KMS_KEY_ARN", "{bad_arn}");
         }
         let dev = parse(&[("LOCAL_DEV_KEY_FILE", "events/key")]).unwrap();
-        assert_eq!(
-            dev.key,
-            KeySource::LocalDev {
-                path: "events/key".into()
-            }
-        );
+        assert_eq!(dev.key, KeySource::LocalDev { path: "events/key".into() });
     }
 
     #[test]
@@ -486,19 +418,11 @@ mod tests {
     #[test]
     fn catalogue_and_routes_come_with_the_config() {
         let k = ("KMS_KEY_ARN", ARN_OK);
-        let c = parse(&[
-            k,
-            ("SENDER_ID", "MyApp"),
-            ("SMS_TEMPLATE_SIGN_UP", "Hi {####}"),
-        ])
-        .unwrap();
+        let c = parse(&[k, ("SENDER_ID", "MyApp"), ("SMS_TEMPLATE_SIGN_UP", "Hi {####}")]).unwrap();
         assert_eq!(c.catalogue.default_locale(), "en");
         assert_eq!(c.catalogue.origin(), crate::catalogue::BUILT_IN_ORIGIN);
         let sign_up = &crate::event::TriggerSource::SignUp;
-        assert_eq!(
-            c.templates.get(sign_up),
-            c.catalogue.template(sign_up, None, None).map(|t| t.0)
-        );
+        assert_eq!(c.templates.get(sign_up), c.catalogue.template(sign_up, None, None).map(|t| t.0));
         assert_eq!(c.routes.default_route().sms_attributes(), c.sms);
         // A file's mistake is reported under the variable that names the file, with the file's key in it.
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -506,18 +430,11 @@ mod tests {
             k,
             ("SMS_ROUTES_FILE", &format!("{fixtures}/routes.toml")),
             ("SMS_TEMPLATES_FILE", &format!("{fixtures}/messages.toml")),
-            (
-                "SMS_VAR_APP_NAME",
-                "A name far too long for the messages of this catalogue to stay within the limit",
-            ),
+            ("SMS_VAR_APP_NAME", "A name far too long for the messages of this catalogue to stay within the limit"),
         ])
         .unwrap_err();
         assert_eq!(e.variable, "SMS_TEMPLATES_FILE");
-        assert!(
-            e.reason
-                .starts_with(&format!("{fixtures}/messages.toml: messages.en.")),
-            "{e}"
-        );
+        assert!(e.reason.starts_with(&format!("{fixtures}/messages.toml: messages.en.")), "{e}");
         let c = parse(&[
             k,
             ("SMS_ROUTES_FILE", &format!("{fixtures}/routes.toml")),
@@ -534,43 +451,22 @@ mod tests {
         let role = "arn:aws:iam::111122223333:role/CognitoSns";
         let c = parse(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", "ext-1")]).unwrap();
         let r = c.caller_role.unwrap();
-        assert_eq!(
-            (r.role_arn.as_str(), r.external_id.as_deref()),
-            (role, Some("ext-1"))
-        );
+        assert_eq!((r.role_arn.as_str(), r.external_id.as_deref()), (role, Some("ext-1")));
         assert!(!format!("{r:?}").contains("ext-1"));
-        assert_eq!(
-            err_var(&[k, ("SNS_CALLER_ARN", "role/CognitoSns")]),
-            "SNS_CALLER_ARN"
-        );
-        assert_eq!(
-            err_var(&[
-                k,
-                ("SNS_CALLER_ARN", "arn:aws:kms:us-east-1:111122223333:key/x")
-            ]),
-            "SNS_CALLER_ARN"
-        );
+        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", "role/CognitoSns")]), "SNS_CALLER_ARN");
+        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", "arn:aws:kms:us-east-1:111122223333:key/x")]), "SNS_CALLER_ARN");
         assert_eq!(err_var(&[k, ("SNS_EXTERNAL_ID", "x")]), "SNS_EXTERNAL_ID");
         let long = "x".repeat(131_073);
-        assert_eq!(
-            err_var(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", &long)]),
-            "SNS_EXTERNAL_ID"
-        );
+        assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", &long)]), "SNS_EXTERNAL_ID");
     }
 
     #[test]
     fn pools_and_regions() {
         let k = ("KMS_KEY_ARN", ARN_OK);
-        let c = parse(&[
-            k,
-            ("ALLOWED_USER_POOL_IDS", "us-east-1_AbC123, eu-west-1_XyZ"),
-            ("SNS_REGION", "ap-northeast-1"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.allowed_pools.unwrap(),
-            ["us-east-1_AbC123", "eu-west-1_XyZ"]
-        );
+        let c =
+            parse(&[k, ("ALLOWED_USER_POOL_IDS", "us-east-1_AbC123, eu-west-1_XyZ"), ("SNS_REGION", "ap-northeast-1")])
+                .unwrap();
+        assert_eq!(c.allowed_pools.unwrap(), ["us-east-1_AbC123", "eu-west-1_XyZ"]);
         assert_eq!(c.sns_region.as_deref(), Some("ap-northeast-1"));
         assert!(is_user_pool_id("us-east-1_EXAMPLE"));
         assert!(!is_user_pool_id("us-east-1_"));

@@ -7,9 +7,7 @@ use std::future::Future;
 use aws_esdk::material_providers::client as mpl_client;
 use aws_esdk::material_providers::types::keyring::KeyringRef;
 use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
-use aws_esdk::material_providers::types::{
-    AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy,
-};
+use aws_esdk::material_providers::types::{AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use base64::Engine;
 use zeroize::Zeroizing;
@@ -74,35 +72,18 @@ fn init_err(e: impl std::fmt::Debug) -> CryptoInitError {
 }
 
 fn esdk_client(policy: EsdkCommitmentPolicy) -> Result<aws_esdk::client::Client, CryptoInitError> {
-    let config = AwsEncryptionSdkConfig::builder()
-        .commitment_policy(policy)
-        .build()
-        .map_err(init_err)?;
+    let config = AwsEncryptionSdkConfig::builder().commitment_policy(policy).build().map_err(init_err)?;
     aws_esdk::client::Client::from_conf(config).map_err(init_err)
 }
 
 fn mpl() -> Result<mpl_client::Client, CryptoInitError> {
-    mpl_client::Client::from_conf(
-        MaterialProvidersConfig::builder()
-            .build()
-            .map_err(init_err)?,
-    )
-    .map_err(init_err)
+    mpl_client::Client::from_conf(MaterialProvidersConfig::builder().build().map_err(init_err)?).map_err(init_err)
 }
 
 /// A strict KMS keyring for one key. Strict keyrings only try data keys whose stored key id is this exact ARN,
 /// so the ARN must be the full key ARN (checked in config).
-pub async fn kms_keyring(
-    key_arn: &str,
-    kms: aws_sdk_kms::Client,
-) -> Result<KeyringRef, CryptoInitError> {
-    mpl()?
-        .create_aws_kms_keyring()
-        .kms_key_id(key_arn)
-        .kms_client(kms)
-        .send()
-        .await
-        .map_err(init_err)
+pub async fn kms_keyring(key_arn: &str, kms: aws_sdk_kms::Client) -> Result<KeyringRef, CryptoInitError> {
+    mpl()?.create_aws_kms_keyring().kms_key_id(key_arn).kms_client(kms).send().await.map_err(init_err)
 }
 
 /// A raw AES-256 keyring for the public development key: local runs and tests only.
@@ -128,10 +109,7 @@ pub fn read_dev_key(text: &str) -> Result<[u8; 32], CryptoInitError> {
         .collect();
     let mut key = [0u8; 32];
     if hex.len() != 64 {
-        return Err(CryptoInitError(format!(
-            "the development key must be 64 hex digits, found {}",
-            hex.len()
-        )));
+        return Err(CryptoInitError(format!("the development key must be 64 hex digits, found {}", hex.len())));
     }
     for (i, byte) in key.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
@@ -144,22 +122,14 @@ impl EsdkDecrypter {
     /// Cognito's codes use a non-committing suite (0x0378), so decryption must allow it:
     /// `RequireEncryptAllowDecrypt`. The SDK default refuses every real Cognito code.
     pub fn new(keyring: KeyringRef) -> Result<Self, CryptoInitError> {
-        Ok(EsdkDecrypter {
-            esdk: esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?,
-            keyring,
-        })
+        Ok(EsdkDecrypter { esdk: esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?, keyring })
     }
 }
 
 impl Decrypter for EsdkDecrypter {
-    async fn decrypt(
-        &self,
-        code_b64: &str,
-        user_pool_id: &str,
-    ) -> Result<Zeroizing<String>, DecryptError> {
-        let ciphertext = base64::engine::general_purpose::STANDARD
-            .decode(code_b64.trim())
-            .map_err(|_| DecryptError::NotBase64)?;
+    async fn decrypt(&self, code_b64: &str, user_pool_id: &str) -> Result<Zeroizing<String>, DecryptError> {
+        let ciphertext =
+            base64::engine::general_purpose::STANDARD.decode(code_b64.trim()).map_err(|_| DecryptError::NotBase64)?;
         let context = HashMap::from([(POOL_CONTEXT_KEY.to_owned(), user_pool_id.to_owned())]);
         let out = self
             .esdk
@@ -255,18 +225,12 @@ pub async fn encrypt_code(
         .encrypt()
         .plaintext(aws_smithy_types::Blob::new(plaintext.to_vec()))
         .keyring(keyring.clone())
-        .encryption_context(HashMap::from([(
-            POOL_CONTEXT_KEY.to_owned(),
-            user_pool_id.to_owned(),
-        )]))
+        .encryption_context(HashMap::from([(POOL_CONTEXT_KEY.to_owned(), user_pool_id.to_owned())]))
         .algorithm_suite_id(suite_id)
         .send()
         .await
         .map_err(init_err)?;
-    let bytes = out
-        .ciphertext
-        .ok_or_else(|| CryptoInitError("no ciphertext".into()))?
-        .into_inner();
+    let bytes = out.ciphertext.ok_or_else(|| CryptoInitError("no ciphertext".into()))?.into_inner();
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
@@ -276,10 +240,7 @@ mod tests {
 
     #[test]
     fn reads_dev_key() {
-        let k = read_dev_key(
-            "# comment\n0011223344556677889900112233445566778899001122334455667788990011\n",
-        )
-        .unwrap();
+        let k = read_dev_key("# comment\n0011223344556677889900112233445566778899001122334455667788990011\n").unwrap();
         assert_eq!(k[0], 0x00);
         assert_eq!(k[1], 0x11);
         assert!(read_dev_key("abcd").is_err());
@@ -288,21 +249,17 @@ mod tests {
 
     #[test]
     fn classifies_sdk_errors() {
-        assert_eq!(
-            classify("… ThrottlingException …"),
-            DecryptError::KmsUnavailable("ThrottlingException".into())
-        );
-        assert_eq!(
-            classify("AccessDeniedException"),
-            DecryptError::KmsDenied("AccessDeniedException".into())
-        );
+        assert_eq!(classify("… ThrottlingException …"), DecryptError::KmsUnavailable("ThrottlingException".into()));
+        assert_eq!(classify("AccessDeniedException"), DecryptError::KmsDenied("AccessDeniedException".into()));
         assert_eq!(
             classify("Encryption context does not match reproduced encryption context"),
             DecryptError::WrongPool
         );
         assert_eq!(classify("something else"), DecryptError::InvalidMessage);
         assert_eq!(
-            classify("Unable to decrypt data key: No Encrypted Data Keys found to match. Expected: KeyProviderId: aws-kms"),
+            classify(
+                "Unable to decrypt data key: No Encrypted Data Keys found to match. Expected: KeyProviderId: aws-kms"
+            ),
             DecryptError::WrongKey
         );
         assert!(DecryptError::KmsUnavailable("x".into()).is_transient());

@@ -100,11 +100,7 @@ pub fn is_gsm7(text: &str) -> bool {
 /// Measures `text` as an SMS: its encoding, units and number of parts.
 pub fn analyse(text: &str) -> SmsInfo {
     let first_non_gsm = text.chars().find(|c| septets(*c).is_none());
-    let encoding = if first_non_gsm.is_some() {
-        Encoding::Ucs2
-    } else {
-        Encoding::Gsm7
-    };
+    let encoding = if first_non_gsm.is_some() { Encoding::Ucs2 } else { Encoding::Gsm7 };
     let weight = |c: char| match encoding {
         Encoding::Gsm7 => septets(c).unwrap_or(1),
         Encoding::Ucs2 => c.len_utf16(),
@@ -126,12 +122,7 @@ pub fn analyse(text: &str) -> SmsInfo {
         }
         parts
     };
-    SmsInfo {
-        encoding,
-        units,
-        parts,
-        first_non_gsm,
-    }
+    SmsInfo { encoding, units, parts, first_non_gsm }
 }
 
 #[cfg(test)]
@@ -141,12 +132,10 @@ mod tests {
     #[test]
     fn tables_are_the_gsm_03_38_ones() {
         // 127 characters in the basic table (128 code points less the escape) and 10 in the extension table.
-        let basic: std::collections::HashSet<char> =
-            BASIC.iter().copied().filter(|c| *c != '\u{1B}').collect();
+        let basic: std::collections::HashSet<char> = BASIC.iter().copied().filter(|c| *c != '\u{1B}').collect();
         assert_eq!(basic.len(), 127);
         assert!(EXTENSION.iter().all(|c| !basic.contains(c)));
-        for c in "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà\n\r".chars()
-        {
+        for c in "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà\n\r".chars() {
             assert_eq!(septets(c), Some(1), "{c:?}");
         }
         for c in "{}[]~\\^|€\u{0C}".chars() {
@@ -162,15 +151,9 @@ mod tests {
     #[test]
     fn gsm7_single_part_ends_at_160() {
         let info = analyse(&"a".repeat(160));
-        assert_eq!(
-            (info.encoding, info.units, info.parts),
-            (Encoding::Gsm7, 160, 1)
-        );
+        assert_eq!((info.encoding, info.units, info.parts), (Encoding::Gsm7, 160, 1));
         let info = analyse(&"a".repeat(161));
-        assert_eq!(
-            (info.encoding, info.units, info.parts),
-            (Encoding::Gsm7, 161, 2)
-        );
+        assert_eq!((info.encoding, info.units, info.parts), (Encoding::Gsm7, 161, 2));
         assert_eq!(analyse("").parts, 1);
     }
 
@@ -180,10 +163,7 @@ mod tests {
         let text = format!("{}€", "a".repeat(159));
         assert_eq!(text.chars().count(), 160);
         let info = analyse(&text);
-        assert_eq!(
-            (info.encoding, info.units, info.parts),
-            (Encoding::Gsm7, 161, 2)
-        );
+        assert_eq!((info.encoding, info.units, info.parts), (Encoding::Gsm7, 161, 2));
         let info = analyse(&format!("{}{{", "a".repeat(158)));
         assert_eq!((info.units, info.parts), (160, 1));
     }
@@ -211,19 +191,13 @@ mod tests {
         assert_eq!(info.first_non_gsm, Some('🙂'));
         // 159 GSM characters and one emoji: no longer fits one part, and in UCS-2.
         let info = analyse(&format!("{}🙂", "a".repeat(159)));
-        assert_eq!(
-            (info.encoding, info.units, info.parts),
-            (Encoding::Ucs2, 161, 3)
-        );
+        assert_eq!((info.encoding, info.units, info.parts), (Encoding::Ucs2, 161, 3));
     }
 
     #[test]
     fn ucs2_boundaries() {
         let info = analyse(&"ó".repeat(70));
-        assert_eq!(
-            (info.encoding, info.units, info.parts),
-            (Encoding::Ucs2, 70, 1)
-        );
+        assert_eq!((info.encoding, info.units, info.parts), (Encoding::Ucs2, 70, 1));
         assert_eq!(analyse(&"ó".repeat(71)).parts, 2);
         assert_eq!(analyse(&"ó".repeat(134)).parts, 2);
         assert_eq!(analyse(&"ó".repeat(135)).parts, 3);

@@ -188,35 +188,21 @@ impl CustomSmsSenderEvent {
     pub fn validate(&self) -> Result<(&TriggerSource, &str), EventError> {
         match self.request.request_type.as_deref() {
             Some(REQUEST_TYPE_V1) => {}
-            Some(other) => {
-                return Err(EventError::UnsupportedRequestType(format!(
-                    "{:?}",
-                    truncate(other, 64)
-                )))
-            }
+            Some(other) => return Err(EventError::UnsupportedRequestType(format!("{:?}", truncate(other, 64)))),
             None => return Err(EventError::UnsupportedRequestType("(missing)".into())),
         }
         let source = match &self.trigger_source {
             None => return Err(EventError::MissingTriggerSource),
-            Some(TriggerSource::Unknown(s)) => {
-                return Err(EventError::UnknownTriggerSource(truncate(s, 64)))
-            }
+            Some(TriggerSource::Unknown(s)) => return Err(EventError::UnknownTriggerSource(truncate(s, 64))),
             Some(s) => s,
         };
-        let pool = self
-            .user_pool_id
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .ok_or(EventError::MissingUserPoolId)?;
+        let pool = self.user_pool_id.as_deref().filter(|p| !p.is_empty()).ok_or(EventError::MissingUserPoolId)?;
         Ok((source, pool))
     }
 
     /// The user's phone number attribute, as sent (not yet validated).
     pub fn phone_number(&self) -> Option<&str> {
-        self.request
-            .user_attributes
-            .get("phone_number")
-            .map(String::as_str)
+        self.request.user_attributes.get("phone_number").map(String::as_str)
     }
 }
 

@@ -4,7 +4,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
+use crate::catalogue::Catalogue;
+use crate::config::Config;
 use crate::crypto::{DecryptError, Decrypter};
+use crate::encoding;
 use crate::event::{CustomSmsSenderEvent, TriggerSource};
 use crate::idempotency::{message_key, Claim, Ledger, LedgerError};
 use crate::metrics::{self, Stage};
@@ -13,8 +16,9 @@ use crate::phone::PhoneNumber;
 use crate::probe::{Finding, Probe};
 use crate::region::{is_region_name, sns_region};
 use crate::retry::{with_retries, Deadline};
-use crate::sns::{PublishError, Publisher};
-use crate::template::{sign_in_name, unescape_password, Template, Templates};
+use crate::routing::Routes;
+use crate::sns::{Attributes, PublishError, Publisher};
+use crate::template::{sign_in_name, unescape_password, Template};
 
 /// How long the sandbox/spend probe may run beside a publish before its answer is dropped for this event.
 const PROBE_BUDGET: Duration = Duration::from_millis(1500);
@@ -27,7 +31,10 @@ pub struct Sender<D, P, Q, L> {
     pub publisher: P,
     pub probe: Q,
     pub ledger: L,
-    pub templates: Templates,
+    /// Messages per trigger source and locale.
+    pub catalogue: Catalogue,
+    /// Message attributes per destination country.
+    pub routes: Routes,
     /// `SNS_REGION`, when set.
     pub sns_region: Option<String>,
     pub allowed_pools: Option<Vec<String>>,
@@ -51,6 +58,10 @@ struct Trace {
     user_pool_id: Option<String>,
     phone: Option<String>,
     sns_region: Option<String>,
+    locale: Option<String>,
+    route: Option<String>,
+    sms_parts: Option<usize>,
+    encoding: Option<&'static str>,
 }
 
 /// What a claimed message needs to be sent.
@@ -62,22 +73,42 @@ struct Job<'a> {
     template: &'a Template,
     ciphertext: Option<&'a str>,
     username: &'a str,
+    attributes: &'a Attributes,
+}
+
+impl<D, P, Q, L> Sender<D, P, Q, L> {
+    /// The function with these ports and `config`'s messages, routes, Region and pool settings.
+    pub fn new(
+        decrypter: D,
+        publisher: P,
+        probe: Q,
+        ledger: L,
+        config: &Config,
+        home_region: impl Into<String>,
+    ) -> Self {
+        Sender {
+            decrypter,
+            publisher,
+            probe,
+            ledger,
+            catalogue: config.catalogue.clone(),
+            routes: config.routes.clone(),
+            sns_region: config.sns_region.clone(),
+            allowed_pools: config.allowed_pools.clone(),
+            home_region: home_region.into(),
+        }
+    }
 }
 
 impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
     /// [`Sender::handle_until`] with [`DEFAULT_BUDGET`].
     pub async fn handle(&self, payload: &Value) -> Result<Value, SendError> {
-        self.handle_until(payload, Deadline::after(DEFAULT_BUDGET))
-            .await
+        self.handle_until(payload, Deadline::after(DEFAULT_BUDGET)).await
     }
 
     /// Handles one invocation within `deadline`. Returns `Err` only for failures worth a Lambda retry;
     /// everything else is acknowledged with its outcome, having been logged.
-    pub async fn handle_until(
-        &self,
-        payload: &Value,
-        deadline: Deadline,
-    ) -> Result<Value, SendError> {
+    pub async fn handle_until(&self, payload: &Value, deadline: Deadline) -> Result<Value, SendError> {
         let mut trace = Trace::default();
         let result = self.send(payload, deadline, &mut trace).await;
         log_outcome(&trace, &result);
@@ -86,29 +117,16 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
             Ok(Delivered::Duplicate { .. }) => DUPLICATE,
             Err(e) => e.outcome(),
         };
-        metrics::record_outcome(
-            outcome,
-            trace.trigger_source.as_deref(),
-            trace.sns_region.as_deref(),
-        );
+        metrics::record_outcome(outcome, trace.trigger_source.as_deref(), trace.sns_region.as_deref());
         match result {
-            Ok(Delivered::Sent { message_id }) => {
-                Ok(json!({ "outcome": SENT, "messageId": message_id }))
-            }
-            Ok(Delivered::Duplicate { message_id }) => {
-                Ok(json!({ "outcome": DUPLICATE, "messageId": message_id }))
-            }
+            Ok(Delivered::Sent { message_id }) => Ok(json!({ "outcome": SENT, "messageId": message_id })),
+            Ok(Delivered::Duplicate { message_id }) => Ok(json!({ "outcome": DUPLICATE, "messageId": message_id })),
             Err(e) if e.is_transient() => Err(e),
             Err(e) => Ok(json!({ "outcome": e.outcome() })),
         }
     }
 
-    async fn send(
-        &self,
-        payload: &Value,
-        deadline: Deadline,
-        trace: &mut Trace,
-    ) -> Result<Delivered, SendError> {
+    async fn send(&self, payload: &Value, deadline: Deadline, trace: &mut Trace) -> Result<Delivered, SendError> {
         let event = CustomSmsSenderEvent::from_json(payload)?;
         // Both come from the event: shortened so a hostile value cannot blow up the log line.
         trace.trigger_source = event.trigger_source.as_ref().map(|t| clip(&t.to_string()));
@@ -123,10 +141,13 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         trace.phone = Some(phone.masked());
         let region = self.sns_region_for(&event, pool);
         trace.sns_region = Some(region.to_owned());
-        let template = self
-            .templates
-            .get(source)
+        let (template, locale) = self
+            .catalogue
+            .template_for(source, &event.request)
             .ok_or_else(|| SendError::MissingCode(source.to_string()))?;
+        trace.locale = Some(locale.to_owned());
+        let route = self.routes.route_for(&phone);
+        trace.route = Some(route.name().to_owned());
         let ciphertext = if template.uses_code() {
             let code = event.request.code.as_deref().filter(|c| !c.is_empty());
             Some(code.ok_or_else(|| SendError::MissingCode(source.to_string()))?)
@@ -135,9 +156,8 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         };
 
         let key = message_key(ciphertext, payload);
-        let lease_until = SystemTime::now()
-            + deadline.0.saturating_duration_since(Instant::now())
-            + Duration::from_secs(1);
+        let lease_until =
+            SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
         let claim = with_retries(
             "idempotency",
             deadline,
@@ -153,15 +173,8 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         }
 
         let username = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
-        let job = Job {
-            source,
-            pool,
-            phone: &phone,
-            region,
-            template,
-            ciphertext,
-            username,
-        };
+        let attributes = route.message_attributes_for(source);
+        let job = Job { source, pool, phone: &phone, region, template, ciphertext, username, attributes };
         let sent = self.deliver(&job, deadline, trace).await;
         let recorded = match &sent {
             Ok(message_id) => self.ledger.complete(&key, message_id).await,
@@ -175,12 +188,7 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
     }
 
     /// Decrypts, fills the template and publishes, retrying what is transient within the deadline.
-    async fn deliver(
-        &self,
-        job: &Job<'_>,
-        deadline: Deadline,
-        trace: &Trace,
-    ) -> Result<String, SendError> {
+    async fn deliver(&self, job: &Job<'_>, deadline: Deadline, trace: &mut Trace) -> Result<String, SendError> {
         let code = match job.ciphertext {
             None => None,
             Some(ciphertext) => {
@@ -195,24 +203,22 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
                 .await;
                 metrics::record_latency(Stage::Decrypt, started.elapsed());
                 let code = code?;
-                Some(if *job.source == TriggerSource::AdminCreateUser {
-                    unescape_password(&code)
-                } else {
-                    code
-                })
+                Some(if *job.source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code })
             }
         };
-        let body = job
-            .template
-            .render(code.as_deref().map_or("", |c| c.as_str()), job.username);
+        let body = job.template.render(code.as_deref().map_or("", |c| c.as_str()), job.username);
         drop(code);
+        // Parts and encoding only: the length in units would tell how long a password is.
+        let info = encoding::analyse(&body);
+        trace.sms_parts = Some(info.parts);
+        trace.encoding = Some(info.encoding.as_str());
 
         let publish = async {
             let started = Instant::now();
             let published = with_retries(
                 "sns",
                 deadline,
-                || self.publisher.publish(job.region, job.phone, &body),
+                || self.publisher.publish(job.region, job.phone, &body, job.attributes),
                 PublishError::is_transient,
                 || PublishError::Unreachable("timeout".into()),
             )
@@ -220,15 +226,15 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
             metrics::record_latency(Stage::Publish, started.elapsed());
             published
         };
-        let (published, findings) = tokio::join!(
-            publish,
-            tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.region, job.phone)),
-        );
+        let (published, findings) =
+            tokio::join!(publish, tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.region, job.phone)),);
         drop(body);
         for finding in findings.unwrap_or_default() {
             log_finding(trace, &finding);
         }
-        Ok(published?)
+        let message_id = published?;
+        metrics::record_sms_parts(info.parts as u32);
+        Ok(message_id)
     }
 
     /// `SNS_REGION`, else the table applied to the pool's Region (the event's `region`, or the prefix of the
@@ -238,11 +244,7 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
             .region
             .as_deref()
             .filter(|r| is_region_name(r))
-            .or_else(|| {
-                pool.split_once('_')
-                    .map(|(r, _)| r)
-                    .filter(|r| is_region_name(r))
-            })
+            .or_else(|| pool.split_once('_').map(|(r, _)| r).filter(|r| is_region_name(r)))
             .unwrap_or(&self.home_region);
         sns_region(pool_region, self.sns_region.as_deref())
     }
@@ -253,12 +255,8 @@ fn clip(s: &str) -> String {
 }
 
 fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
-    let (ts, pool, phone, region) = (
-        t.trigger_source.as_deref(),
-        t.user_pool_id.as_deref(),
-        t.phone.as_deref(),
-        t.sns_region.as_deref(),
-    );
+    let (ts, pool, phone, region) =
+        (t.trigger_source.as_deref(), t.user_pool_id.as_deref(), t.phone.as_deref(), t.sns_region.as_deref());
     match result {
         Ok(Delivered::Duplicate { message_id }) => tracing::info!(
             outcome = DUPLICATE,
@@ -277,6 +275,10 @@ fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             phone = phone,
             sns_region = region,
             message_id = message_id.as_str(),
+            locale = t.locale.as_deref(),
+            route = t.route.as_deref(),
+            sms_parts = t.sms_parts,
+            encoding = t.encoding,
             "SMS handed to SNS"
         ),
         Err(e) if e.is_bad_input() => tracing::warn!(

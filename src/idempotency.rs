@@ -46,17 +46,9 @@ impl LedgerError {
 pub trait Ledger: Send + Sync {
     /// Claims `key` until `lease_until`. A record whose lease has run out (its sender crashed or timed out) is
     /// taken over.
-    fn claim(
-        &self,
-        key: &str,
-        lease_until: SystemTime,
-    ) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
+    fn claim(&self, key: &str, lease_until: SystemTime) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
     /// Marks `key` as sent.
-    fn complete(
-        &self,
-        key: &str,
-        message_id: &str,
-    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    fn complete(&self, key: &str, message_id: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Gives up a claim, so a later delivery may try again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
@@ -96,9 +88,7 @@ const IN_PROGRESS: &str = "IN_PROGRESS";
 const SENT: &str = "SENT";
 
 fn epoch(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 fn n(v: i64) -> AttributeValue {
@@ -115,11 +105,7 @@ fn ledger_err<E: ProvideErrorMetadata>(e: &E) -> LedgerError {
 
 impl DynamoLedger {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, ttl: Duration) -> Self {
-        DynamoLedger {
-            client,
-            table: table.into(),
-            ttl,
-        }
+        DynamoLedger { client, table: table.into(), ttl }
     }
 }
 
@@ -146,10 +132,7 @@ impl Ledger for DynamoLedger {
             .await;
         match put {
             Ok(_) => Ok(Claim::Acquired),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 let item = self
                     .client
                     .get_item()
@@ -161,10 +144,7 @@ impl Ledger for DynamoLedger {
                     .map_err(|e| ledger_err(&e))?
                     .item
                     .unwrap_or_default();
-                match (
-                    item.get("status").and_then(|v| v.as_s().ok()),
-                    item.get("message_id"),
-                ) {
+                match (item.get("status").and_then(|v| v.as_s().ok()), item.get("message_id")) {
                     (Some(status), id) if status == SENT => Ok(Claim::AlreadySent {
                         message_id: id.and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
                     }),
@@ -203,12 +183,7 @@ impl Ledger for DynamoLedger {
             .await;
         match deleted {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(ledger_err(&e)),
         }
     }
@@ -221,18 +196,9 @@ mod tests {
     #[test]
     fn keys_are_stable_and_distinct() {
         let p = serde_json::json!({"a": 1});
-        assert_eq!(
-            message_key(Some("AYAD1"), &p),
-            message_key(Some("AYAD1"), &serde_json::json!({"b": 2}))
-        );
-        assert_ne!(
-            message_key(Some("AYAD1"), &p),
-            message_key(Some("AYAD2"), &p)
-        );
-        assert_ne!(
-            message_key(None, &p),
-            message_key(None, &serde_json::json!({"a": 2}))
-        );
+        assert_eq!(message_key(Some("AYAD1"), &p), message_key(Some("AYAD1"), &serde_json::json!({"b": 2})));
+        assert_ne!(message_key(Some("AYAD1"), &p), message_key(Some("AYAD2"), &p));
+        assert_ne!(message_key(None, &p), message_key(None, &serde_json::json!({"a": 2})));
         assert!(message_key(None, &p).starts_with("sms#") && message_key(None, &p).len() == 4 + 64);
     }
 }

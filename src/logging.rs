@@ -39,11 +39,7 @@ pub fn filter_for(directives: &str) -> EnvFilter {
         .unwrap_or(LevelFilter::INFO);
     for (target, cap) in CAPPED {
         let level = asked.min(cap);
-        filter = filter.add_directive(
-            format!("{target}={level}")
-                .parse()
-                .expect("valid directive"),
-        );
+        filter = filter.add_directive(format!("{target}={level}").parse().expect("valid directive"));
     }
     filter
 }
@@ -72,19 +68,11 @@ mod tests {
     #[test]
     fn caps_lower_verbose_targets_and_never_raise_them() {
         let info = filter_for("info").to_string();
-        assert!(
-            info.contains("aws_smithy_runtime=info") && info.contains("lambda_runtime=info"),
-            "{info}"
-        );
+        assert!(info.contains("aws_smithy_runtime=info") && info.contains("lambda_runtime=info"), "{info}");
         let trace = filter_for("TRACE").to_string();
-        assert!(
-            trace.contains("lambda_runtime=debug") && trace.contains("hyper_util=info"),
-            "{trace}"
-        );
+        assert!(trace.contains("lambda_runtime=debug") && trace.contains("hyper_util=info"), "{trace}");
         let mixed = filter_for("warn,cognito_sms_sender=trace").to_string();
         assert!(mixed.contains("aws_sdk_sns=debug"), "{mixed}");
-        assert!(filter_for("error")
-            .to_string()
-            .contains("aws_sdk_kms=error"));
+        assert!(filter_for("error").to_string().contains("aws_sdk_kms=error"));
     }
 }

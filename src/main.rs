@@ -17,8 +17,8 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
     metrics::init(&metric_settings, metrics::SENDER)?;
     metrics::record_cold_start();
-    let config = Config::from_env()
-        .inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(outcome = "config_error", reason = %e, "cannot start"))?;
     let sdk = app::aws_config().await;
     let app = app::build(&config, &sdk)
         .await

@@ -86,10 +86,7 @@ pub struct Settings {
 pub enum MetricsError {
     /// A setting is not allowed; the message names the variable, like the function's other settings.
     #[error("{variable}: {reason}")]
-    Setting {
-        variable: &'static str,
-        reason: String,
-    },
+    Setting { variable: &'static str, reason: String },
     /// A metrics recorder was installed before (`init` runs once per process).
     #[error("the metrics recorder could not be installed: {0}")]
     Install(String),
@@ -101,9 +98,7 @@ impl Settings {
     /// `level` as INFO and would otherwise drop all metrics.
     pub fn from_env() -> Result<Self, MetricsError> {
         let mut settings = Self::from_lookup(|k| std::env::var(k).ok())?;
-        settings.level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-            .ok()
-            .and_then(|l| level_that_survives(&l));
+        settings.level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().and_then(|l| level_that_survives(&l));
         Ok(settings)
     }
 
@@ -123,18 +118,12 @@ impl Settings {
         let namespace = match get("METRICS_NAMESPACE") {
             None => DEFAULT_NAMESPACE.to_owned(),
             Some(ns) => {
-                check_namespace(&ns).map_err(|reason| MetricsError::Setting {
-                    variable: "METRICS_NAMESPACE",
-                    reason,
-                })?;
+                check_namespace(&ns)
+                    .map_err(|reason| MetricsError::Setting { variable: "METRICS_NAMESPACE", reason })?;
                 ns
             }
         };
-        Ok(Settings {
-            enabled,
-            namespace,
-            level: None,
-        })
+        Ok(Settings { enabled, namespace, level: None })
     }
 }
 
@@ -184,9 +173,7 @@ pub fn init(settings: &Settings, service: &'static str) -> Result<(), MetricsErr
     }
     describe_histogram!(LATENCY, Unit::Milliseconds, "");
     describe_histogram!(SMS_PARTS, Unit::Count, "");
-    COLLECTOR
-        .set(collector)
-        .map_err(|_| MetricsError::Install("init called twice".to_owned()))
+    COLLECTOR.set(collector).map_err(|_| MetricsError::Install("init called twice".to_owned()))
 }
 
 /// Counts one handled event by its outcome: `sent` adds to [`SENT`], `duplicate` to [`DUPLICATES`], any other
@@ -203,8 +190,7 @@ pub fn record_outcome(outcome: &str, trigger_source: Option<&str>, sns_region: O
     };
     if name == FAILURES {
         let outcome = name_dimension(outcome);
-        counter!(FAILURES, "Outcome" => outcome.clone(), "TriggerSource" => source, "SnsRegion" => region)
-            .increment(1);
+        counter!(FAILURES, "Outcome" => outcome.clone(), "TriggerSource" => source, "SnsRegion" => region).increment(1);
         counter!(FAILURES, "Outcome" => outcome).increment(1);
     } else {
         counter!(name, "TriggerSource" => source, "SnsRegion" => region).increment(1);
@@ -286,9 +272,7 @@ fn region_dimension(region: Option<&str>) -> String {
 
 /// An outcome or class name: letters and underscores only (no digit can pass, so no number can), at most 64.
 fn name_dimension(name: &str) -> String {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
+    let ok = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
     if ok {
         name.to_owned()
     } else {
@@ -301,11 +285,7 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, MetricsError> {
-        Settings::from_lookup(|k| {
-            vars.iter()
-                .find(|(name, _)| *name == k)
-                .map(|(_, v)| v.to_string())
-        })
+        Settings::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()))
     }
 
     #[test]
@@ -317,17 +297,8 @@ mod tests {
         assert!(settings(&[("METRICS", "")]).unwrap().enabled);
         let e = settings(&[("METRICS", "no")]).unwrap_err();
         assert!(e.to_string().starts_with("METRICS: "), "{e}");
-        for ok in [
-            "MyApp/Sms",
-            "a",
-            "Prod SMS #1",
-            "x:y_z-1.2",
-            &"n".repeat(255),
-        ] {
-            assert_eq!(
-                settings(&[("METRICS_NAMESPACE", ok)]).unwrap().namespace,
-                ok
-            );
+        for ok in ["MyApp/Sms", "a", "Prod SMS #1", "x:y_z-1.2", &"n".repeat(255)] {
+            assert_eq!(settings(&[("METRICS_NAMESPACE", ok)]).unwrap().namespace, ok);
         }
         for bad in ["AWS/SNS", "emoji😀", "semi;colon", &"n".repeat(256)] {
             let e = settings(&[("METRICS_NAMESPACE", bad)]).unwrap_err();
@@ -351,23 +322,14 @@ mod tests {
 
     #[test]
     fn dimensions_take_only_known_values() {
-        assert_eq!(
-            trigger_source_dimension(Some("CustomSMSSender_SignUp")),
-            "CustomSMSSender_SignUp"
-        );
-        assert_eq!(
-            trigger_source_dimension(Some("CustomSMSSender_+12065550100")),
-            OTHER
-        );
+        assert_eq!(trigger_source_dimension(Some("CustomSMSSender_SignUp")), "CustomSMSSender_SignUp");
+        assert_eq!(trigger_source_dimension(Some("CustomSMSSender_+12065550100")), OTHER);
         assert_eq!(trigger_source_dimension(None), NONE);
         assert_eq!(region_dimension(Some("ap-northeast-1")), "ap-northeast-1");
         assert_eq!(region_dimension(Some("+12065550100")), OTHER);
         assert_eq!(region_dimension(None), NONE);
         assert_eq!(name_dimension("kms_unavailable"), "kms_unavailable");
-        assert_eq!(
-            name_dimension("SpendingLimitReached"),
-            "SpendingLimitReached"
-        );
+        assert_eq!(name_dimension("SpendingLimitReached"), "SpendingLimitReached");
         for bad in ["+12065550100", "123456", "sent 1", "", &"a".repeat(65)] {
             assert_eq!(name_dimension(bad), OTHER, "{bad}");
         }

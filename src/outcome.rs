@@ -82,9 +82,7 @@ impl SendError {
             SendError::Event(_)
                 | SendError::Phone(_)
                 | SendError::MissingCode(_)
-                | SendError::Decrypt(
-                    DecryptError::NotBase64 | DecryptError::InvalidMessage | DecryptError::NotText
-                )
+                | SendError::Decrypt(DecryptError::NotBase64 | DecryptError::InvalidMessage | DecryptError::NotText)
                 | SendError::Publish(PublishError::InvalidNumber)
         )
     }
@@ -93,10 +91,7 @@ impl SendError {
 /// What Lambda records for a failed invocation: the outcome as the error type, the reason as the message.
 impl From<SendError> for lambda_runtime::Diagnostic {
     fn from(e: SendError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.outcome().to_owned(),
-            error_message: e.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: e.outcome().to_owned(), error_message: e.to_string() }
     }
 }
 
@@ -136,11 +131,7 @@ mod tests {
         let names: std::collections::HashSet<_> = all.iter().map(|e| e.outcome()).collect();
         assert_eq!(names.len(), all.len());
         assert!(!names.contains(SENT) && !names.contains(DUPLICATE));
-        let transient: Vec<_> = all
-            .iter()
-            .filter(|e| e.is_transient())
-            .map(|e| e.outcome())
-            .collect();
+        let transient: Vec<_> = all.iter().filter(|e| e.is_transient()).map(|e| e.outcome()).collect();
         assert_eq!(
             transient,
             [

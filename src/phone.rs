@@ -24,15 +24,12 @@ impl PhoneNumber {
             return Err(PhoneError::Missing);
         }
         let digits = raw.strip_prefix('+').unwrap_or("");
-        let ok = (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
+        let ok =
+            (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if ok {
             Ok(PhoneNumber(raw.to_owned()))
         } else {
-            Err(PhoneError::NotE164 {
-                len: raw.chars().count(),
-            })
+            Err(PhoneError::NotE164 { len: raw.chars().count() })
         }
     }
 
@@ -59,13 +56,7 @@ pub fn mask(raw: &str) -> String {
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            if i < keep_head || i >= chars.len() - keep_tail {
-                *c
-            } else {
-                '*'
-            }
-        })
+        .map(|(i, c)| if i < keep_head || i >= chars.len() - keep_tail { *c } else { '*' })
         .collect()
 }
 
@@ -87,12 +78,7 @@ mod tests {
 
     #[test]
     fn accepts_e164() {
-        for n in [
-            "+12065550100",
-            "+442071838750",
-            "+819012345678",
-            "+12345678",
-        ] {
+        for n in ["+12065550100", "+442071838750", "+819012345678", "+12345678"] {
             assert_eq!(PhoneNumber::parse(Some(n)).unwrap().as_e164(), n);
         }
     }
@@ -113,10 +99,7 @@ mod tests {
             " +12065550100",
             "+１２０６５５５０１００",
         ] {
-            assert!(
-                matches!(PhoneNumber::parse(Some(n)), Err(PhoneError::NotE164 { .. })),
-                "{n:?} accepted"
-            );
+            assert!(matches!(PhoneNumber::parse(Some(n)), Err(PhoneError::NotE164 { .. })), "{n:?} accepted");
         }
     }
 

@@ -25,11 +25,7 @@ pub enum Finding {
     /// Month-to-date spend has reached `MonthlySpendLimit`: SNS accepts but does not deliver.
     SpendingLimitReached { spent_usd: f64, limit_usd: f64 },
     /// A probe call failed; reported once per Region and permission.
-    ProbeFailed {
-        permission: &'static str,
-        denied: bool,
-        reason: String,
-    },
+    ProbeFailed { permission: &'static str, denied: bool, reason: String },
 }
 
 impl Finding {
@@ -47,11 +43,7 @@ impl Finding {
 
 /// Checks the SNS account state for one destination.
 pub trait Probe: Send + Sync {
-    fn check(
-        &self,
-        sns_region: &str,
-        phone: &PhoneNumber,
-    ) -> impl Future<Output = Vec<Finding>> + Send;
+    fn check(&self, sns_region: &str, phone: &PhoneNumber) -> impl Future<Output = Vec<Finding>> + Send;
 }
 
 /// A probe that finds nothing, for `SMS_PROBE=off` and local runs.
@@ -85,19 +77,12 @@ const DEFAULT_SPEND_LIMIT_USD: f64 = 1.0;
 
 impl SnsProbe {
     pub fn new(clients: Arc<RegionalClients>, cache_for: Duration) -> Self {
-        SnsProbe {
-            clients,
-            cache_for,
-            state: Mutex::new(HashMap::new()),
-        }
+        SnsProbe { clients, cache_for, state: Mutex::new(HashMap::new()) }
     }
 
     fn cached(&self, region: &str) -> Option<RegionState> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state
-            .get(region)
-            .filter(|s| s.fetched.is_some_and(|t| t.elapsed() < self.cache_for))
-            .cloned()
+        state.get(region).filter(|s| s.fetched.is_some_and(|t| t.elapsed() < self.cache_for)).cloned()
     }
 
     async fn refresh(&self, region: &str) -> (RegionState, Vec<Finding>) {
@@ -107,9 +92,7 @@ impl SnsProbe {
 
         let (sandbox, attributes, spend) = tokio::join!(
             sns.get_sms_sandbox_account_status().send(),
-            sns.get_sms_attributes()
-                .attributes("MonthlySpendLimit")
-                .send(),
+            sns.get_sms_attributes().attributes("MonthlySpendLimit").send(),
             cw.get_metric_statistics()
                 .namespace("AWS/SNS")
                 .metric_name("SMSMonthToDateSpentUSD")
@@ -157,12 +140,7 @@ impl SnsProbe {
             }
         };
         let spent_usd = match spend {
-            Ok(out) => Some(
-                out.datapoints()
-                    .iter()
-                    .filter_map(|d| d.maximum)
-                    .fold(0.0, f64::max),
-            ),
+            Ok(out) => Some(out.datapoints().iter().filter_map(|d| d.maximum).fold(0.0, f64::max)),
             Err(e) => {
                 failures.push(("cloudwatch:GetMetricStatistics", PublishError::from_sdk(&e)));
                 None
@@ -175,11 +153,7 @@ impl SnsProbe {
         for (permission, err) in failures {
             if entry.failures_reported.insert(permission) {
                 let denied = matches!(err, PublishError::Denied(_));
-                findings.push(Finding::ProbeFailed {
-                    permission,
-                    denied,
-                    reason: err.to_string(),
-                });
+                findings.push(Finding::ProbeFailed { permission, denied, reason: err.to_string() });
             }
         }
         entry.fetched = Some(Instant::now());
@@ -206,23 +180,14 @@ impl Probe for SnsProbe {
 fn assess(state: &RegionState, phone: &PhoneNumber) -> Vec<Finding> {
     let mut findings = Vec::new();
     if state.in_sandbox == Some(true) {
-        let verified = state
-            .verified_numbers
-            .as_ref()
-            .map(|v| v.contains(phone.as_e164()));
+        let verified = state.verified_numbers.as_ref().map(|v| v.contains(phone.as_e164()));
         findings.push(Finding::Sandbox { verified });
     }
     if let (Some(spent_usd), Some(limit_usd)) = (state.spent_usd, state.limit_usd) {
         if spent_usd >= limit_usd {
-            findings.push(Finding::SpendingLimitReached {
-                spent_usd,
-                limit_usd,
-            });
+            findings.push(Finding::SpendingLimitReached { spent_usd, limit_usd });
         } else if spent_usd >= 0.8 * limit_usd {
-            findings.push(Finding::SpendingLimitNear {
-                spent_usd,
-                limit_usd,
-            });
+            findings.push(Finding::SpendingLimitNear { spent_usd, limit_usd });
         }
     }
     findings
@@ -233,9 +198,7 @@ fn start_of_month() -> DateTime {
     let now = DateTime::from(std::time::SystemTime::now());
     now.fmt(Format::DateTime)
         .ok()
-        .and_then(|s| {
-            DateTime::from_str(&format!("{}01T00:00:00Z", &s[..8]), Format::DateTime).ok()
-        })
+        .and_then(|s| DateTime::from_str(&format!("{}01T00:00:00Z", &s[..8]), Format::DateTime).ok())
         .unwrap_or(now)
 }
 
@@ -252,50 +215,21 @@ mod tests {
     #[test]
     fn spend_thresholds() {
         let phone = PhoneNumber::parse(Some("+12065550100")).unwrap();
-        let at = |spent| RegionState {
-            spent_usd: Some(spent),
-            limit_usd: Some(10.0),
-            ..Default::default()
-        };
+        let at = |spent| RegionState { spent_usd: Some(spent), limit_usd: Some(10.0), ..Default::default() };
         assert!(assess(&at(7.9), &phone).is_empty());
-        assert_eq!(
-            assess(&at(8.0), &phone),
-            [Finding::SpendingLimitNear {
-                spent_usd: 8.0,
-                limit_usd: 10.0
-            }]
-        );
-        assert_eq!(
-            assess(&at(10.0), &phone),
-            [Finding::SpendingLimitReached {
-                spent_usd: 10.0,
-                limit_usd: 10.0
-            }]
-        );
+        assert_eq!(assess(&at(8.0), &phone), [Finding::SpendingLimitNear { spent_usd: 8.0, limit_usd: 10.0 }]);
+        assert_eq!(assess(&at(10.0), &phone), [Finding::SpendingLimitReached { spent_usd: 10.0, limit_usd: 10.0 }]);
     }
 
     #[test]
     fn sandbox_verification() {
         let phone = PhoneNumber::parse(Some("+12065550100")).unwrap();
-        let mut s = RegionState {
-            in_sandbox: Some(true),
-            ..Default::default()
-        };
+        let mut s = RegionState { in_sandbox: Some(true), ..Default::default() };
         assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: None }]);
         s.verified_numbers = Some(HashSet::from(["+12065550100".to_owned()]));
-        assert_eq!(
-            assess(&s, &phone),
-            [Finding::Sandbox {
-                verified: Some(true)
-            }]
-        );
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: Some(true) }]);
         s.verified_numbers = Some(HashSet::new());
-        assert_eq!(
-            assess(&s, &phone),
-            [Finding::Sandbox {
-                verified: Some(false)
-            }]
-        );
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: Some(false) }]);
         s.in_sandbox = Some(false);
         assert!(assess(&s, &phone).is_empty());
     }

@@ -31,8 +31,7 @@ pub fn legacy_alternates(cognito_region: &str) -> &'static [&'static str] {
 pub fn is_region_name(s: &str) -> bool {
     (5..=32).contains(&s.len())
         && s.split('-').count() >= 3
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
 }
 

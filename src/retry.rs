@@ -22,9 +22,7 @@ pub struct Deadline(pub Instant);
 impl Deadline {
     /// From the Runtime API's deadline (wall clock).
     pub fn from_system_time(deadline: std::time::SystemTime) -> Self {
-        let left = deadline
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default();
+        let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
         Deadline(Instant::now() + left)
     }
 
@@ -34,9 +32,7 @@ impl Deadline {
 
     /// Time left for work, the reserve already taken off.
     pub fn remaining(&self) -> Duration {
-        self.0
-            .saturating_duration_since(Instant::now())
-            .saturating_sub(RESERVE)
+        self.0.saturating_duration_since(Instant::now()).saturating_sub(RESERVE)
     }
 }
 
@@ -67,9 +63,7 @@ where
         let result = if budget < MIN_ATTEMPT {
             Err(on_timeout())
         } else {
-            tokio::time::timeout(budget, op())
-                .await
-                .unwrap_or_else(|_| Err(on_timeout()))
+            tokio::time::timeout(budget, op()).await.unwrap_or_else(|_| Err(on_timeout()))
         };
         let err = match result {
             Err(e) if is_transient(&e) => e,
@@ -126,31 +120,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_errors_are_retried_until_success() {
-        let (r, calls) = run(
-            Deadline::after(Duration::from_secs(10)),
-            &[Err(E::Transient), Err(E::Transient), Ok(7)],
-        )
-        .await;
+        let (r, calls) =
+            run(Deadline::after(Duration::from_secs(10)), &[Err(E::Transient), Err(E::Transient), Ok(7)]).await;
         assert_eq!((r, calls), (Ok(7), 3));
     }
 
     #[tokio::test(start_paused = true)]
     async fn permanent_errors_are_not_retried() {
-        let (r, calls) = run(
-            Deadline::after(Duration::from_secs(10)),
-            &[Err(E::Permanent), Ok(1)],
-        )
-        .await;
+        let (r, calls) = run(Deadline::after(Duration::from_secs(10)), &[Err(E::Permanent), Ok(1)]).await;
         assert_eq!((r, calls), (Err(E::Permanent), 1));
     }
 
     #[tokio::test(start_paused = true)]
     async fn attempts_are_capped() {
-        let (r, calls) = run(
-            Deadline::after(Duration::from_secs(600)),
-            &[Err(E::Transient)],
-        )
-        .await;
+        let (r, calls) = run(Deadline::after(Duration::from_secs(600)), &[Err(E::Transient)]).await;
         assert_eq!((r, calls), (Err(E::Transient), MAX_ATTEMPTS));
     }
 

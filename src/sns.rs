@@ -9,17 +9,21 @@ use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::config::{CallerRole, SmsAttributes};
+use crate::config::CallerRole;
 use crate::phone::PhoneNumber;
+
+/// SNS message attributes (`AWS.SNS.SMS.SMSType`, `AWS.SNS.SMS.SenderID`, …), built once per route at init.
+pub type Attributes = [(&'static str, MessageAttributeValue)];
 
 /// Sends one SMS.
 pub trait Publisher: Send + Sync {
-    /// Publishes `body` to `phone` from `sns_region` and returns the SNS MessageId.
+    /// Publishes `body` to `phone` from `sns_region` with `attributes` and returns the SNS MessageId.
     fn publish(
         &self,
         sns_region: &str,
         phone: &PhoneNumber,
         body: &str,
+        attributes: &Attributes,
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
 }
 
@@ -46,12 +50,7 @@ pub enum PublishError {
 impl PublishError {
     /// Whether trying again later could succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            PublishError::Throttled(_)
-                | PublishError::ServiceError(_)
-                | PublishError::Unreachable(_)
-        )
+        matches!(self, PublishError::Throttled(_) | PublishError::ServiceError(_) | PublishError::Unreachable(_))
     }
 
     /// Classifies an SDK error by its code and HTTP status.
@@ -73,12 +72,8 @@ impl PublishError {
                 }
                 return PublishError::Unreachable(kind.into());
             }
-            SdkError::ResponseError(_) => {
-                return PublishError::ServiceError("unreadable response".into())
-            }
-            SdkError::ConstructionFailure(_) => {
-                return PublishError::Denied("request could not be signed".into())
-            }
+            SdkError::ResponseError(_) => return PublishError::ServiceError("unreadable response".into()),
+            SdkError::ConstructionFailure(_) => return PublishError::Denied("request could not be signed".into()),
             _ => {}
         }
         let code = err.code().unwrap_or("").to_owned();
@@ -93,13 +88,7 @@ impl PublishError {
                 if param == "PhoneNumber" {
                     PublishError::InvalidNumber
                 } else {
-                    PublishError::InvalidParameter(
-                        param
-                            .chars()
-                            .filter(|c| !c.is_ascii_digit())
-                            .take(64)
-                            .collect(),
-                    )
+                    PublishError::InvalidParameter(param.chars().filter(|c| !c.is_ascii_digit()).take(64).collect())
                 }
             }
             "AuthorizationError"
@@ -119,24 +108,15 @@ impl PublishError {
                 PublishError::ServiceError(code)
             }
             _ if status.is_some_and(|s| s >= 500) => {
-                PublishError::ServiceError(if code.is_empty() {
-                    format!("HTTP {}", status.unwrap_or(0))
-                } else {
-                    code
-                })
+                PublishError::ServiceError(if code.is_empty() { format!("HTTP {}", status.unwrap_or(0)) } else { code })
             }
             _ if status == Some(429) => PublishError::Throttled("HTTP 429".into()),
-            _ => PublishError::Rejected(if code.is_empty() {
-                format!("HTTP {}", status.unwrap_or(0))
-            } else {
-                code
-            }),
+            _ => PublishError::Rejected(if code.is_empty() { format!("HTTP {}", status.unwrap_or(0)) } else { code }),
         }
     }
 }
 
-type ClientFactory =
-    Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) + Send + Sync>;
+type ClientFactory = Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) + Send + Sync>;
 
 /// SNS and CloudWatch clients per SNS Region, built on first use and reused for the life of the process.
 pub struct RegionalClients {
@@ -150,33 +130,20 @@ impl RegionalClients {
         let config = publishing_config(base, caller_role).await;
         Self::from_factory(Box::new(move |region| {
             let region = aws_config::Region::new(region.to_owned());
-            let sns = aws_sdk_sns::config::Builder::from(&config)
-                .region(region.clone())
-                .build();
-            let cw = aws_sdk_cloudwatch::config::Builder::from(&config)
-                .region(region)
-                .build();
-            (
-                aws_sdk_sns::Client::from_conf(sns),
-                aws_sdk_cloudwatch::Client::from_conf(cw),
-            )
+            let sns = aws_sdk_sns::config::Builder::from(&config).region(region.clone()).build();
+            let cw = aws_sdk_cloudwatch::config::Builder::from(&config).region(region).build();
+            (aws_sdk_sns::Client::from_conf(sns), aws_sdk_cloudwatch::Client::from_conf(cw))
         }))
     }
 
     /// Clients from a factory, e.g. mocked clients in tests.
     pub fn from_factory(make: ClientFactory) -> Self {
-        RegionalClients {
-            make,
-            clients: Mutex::new(HashMap::new()),
-        }
+        RegionalClients { make, clients: Mutex::new(HashMap::new()) }
     }
 
     fn get(&self, region: &str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients
-            .entry(region.to_owned())
-            .or_insert_with(|| (self.make)(region))
-            .clone()
+        clients.entry(region.to_owned()).or_insert_with(|| (self.make)(region)).clone()
     }
 
     /// The SNS client for `region`.
@@ -191,11 +158,7 @@ impl RegionalClients {
 
     /// The Regions that have clients so far, sorted.
     pub fn regions(&self) -> Vec<String> {
-        let mut regions: Vec<String> = self
-            .clients
-            .lock()
-            .map(|c| c.keys().cloned().collect())
-            .unwrap_or_default();
+        let mut regions: Vec<String> = self.clients.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
         regions.sort();
         regions
     }
@@ -207,54 +170,25 @@ pub async fn publishing_config(base: &SdkConfig, caller_role: Option<&CallerRole
     let Some(role) = caller_role else {
         return base.clone();
     };
-    let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
-        .session_name("cognito-sms-sender")
-        .configure(base);
+    let mut provider =
+        aws_config::sts::AssumeRoleProvider::builder(&role.role_arn).session_name("cognito-sms-sender").configure(base);
     if let Some(id) = &role.external_id {
         provider = provider.external_id(id);
     }
     base.to_builder()
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(provider.build().await),
-        )
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider.build().await))
         .build()
 }
 
 /// Publishes with `sns:Publish` to a phone number.
 pub struct SnsPublisher {
     clients: std::sync::Arc<RegionalClients>,
-    attributes: Vec<(&'static str, MessageAttributeValue)>,
 }
 
 impl SnsPublisher {
-    pub fn new(clients: std::sync::Arc<RegionalClients>, sms: &SmsAttributes) -> Self {
-        SnsPublisher {
-            clients,
-            attributes: message_attributes(sms),
-        }
+    pub fn new(clients: std::sync::Arc<RegionalClients>) -> Self {
+        SnsPublisher { clients }
     }
-}
-
-/// The message attributes for `sms`, built once.
-pub fn message_attributes(sms: &SmsAttributes) -> Vec<(&'static str, MessageAttributeValue)> {
-    let attr = |data_type: &str, value: &str| {
-        MessageAttributeValue::builder()
-            .data_type(data_type)
-            .string_value(value)
-            .build()
-            .expect("data_type is always set")
-    };
-    let mut out = vec![("AWS.SNS.SMS.SMSType", attr("String", sms.sms_type.as_str()))];
-    if let Some(v) = &sms.sender_id {
-        out.push(("AWS.SNS.SMS.SenderID", attr("String", v)));
-    }
-    if let Some(v) = &sms.origination_number {
-        out.push(("AWS.MM.SMS.OriginationNumber", attr("String", v)));
-    }
-    if let Some(v) = &sms.max_price {
-        out.push(("AWS.SNS.SMS.MaxPrice", attr("Number", v)));
-    }
-    out
 }
 
 impl Publisher for SnsPublisher {
@@ -263,20 +197,13 @@ impl Publisher for SnsPublisher {
         sns_region: &str,
         phone: &PhoneNumber,
         body: &str,
+        attributes: &Attributes,
     ) -> Result<String, PublishError> {
-        let mut request = self
-            .clients
-            .sns(sns_region)
-            .publish()
-            .phone_number(phone.as_e164())
-            .message(body);
-        for (name, value) in &self.attributes {
+        let mut request = self.clients.sns(sns_region).publish().phone_number(phone.as_e164()).message(body);
+        for (name, value) in attributes {
             request = request.message_attributes(*name, value.clone());
         }
-        let out = request
-            .send()
-            .await
-            .map_err(|e| PublishError::from_sdk(&e))?;
+        let out = request.send().await.map_err(|e| PublishError::from_sdk(&e))?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
@@ -284,21 +211,12 @@ impl Publisher for SnsPublisher {
 /// Writes each message to a file (or stdout for `-`) instead of sending it: for local runs, never deployed.
 pub struct Outbox {
     target: String,
-    attributes: Vec<(&'static str, String)>,
     count: std::sync::atomic::AtomicU64,
 }
 
 impl Outbox {
-    pub fn new(target: impl Into<String>, sms: &SmsAttributes) -> Self {
-        let attributes = message_attributes(sms)
-            .into_iter()
-            .map(|(k, v)| (k, v.string_value.unwrap_or_default()))
-            .collect();
-        Outbox {
-            target: target.into(),
-            attributes,
-            count: Default::default(),
-        }
+    pub fn new(target: impl Into<String>) -> Self {
+        Outbox { target: target.into(), count: Default::default() }
     }
 }
 
@@ -308,18 +226,13 @@ impl Publisher for Outbox {
         sns_region: &str,
         phone: &PhoneNumber,
         body: &str,
+        attributes: &Attributes,
     ) -> Result<String, PublishError> {
         use std::io::Write;
-        let n = self
-            .count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
+        let n = self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let message_id = format!("local-outbox-{n}");
-        let attributes: serde_json::Map<String, serde_json::Value> = self
-            .attributes
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
-            .collect();
+        let attributes: serde_json::Map<String, serde_json::Value> =
+            attributes.iter().map(|(k, v)| ((*k).to_owned(), v.string_value().unwrap_or_default().into())).collect();
         let line = serde_json::json!({
             "sns_region": sns_region,
             "phone_number": phone.as_e164(),
@@ -331,15 +244,9 @@ impl Publisher for Outbox {
         let result = if self.target == "-" {
             write(&mut std::io::stdout().lock())
         } else {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.target)
-                .and_then(|mut f| write(&mut f))
+            std::fs::OpenOptions::new().create(true).append(true).open(&self.target).and_then(|mut f| write(&mut f))
         };
-        result.map_err(|e| {
-            PublishError::Unreachable(format!("LOCAL_OUTBOX not writable: {}", e.kind()))
-        })?;
+        result.map_err(|e| PublishError::Unreachable(format!("LOCAL_OUTBOX not writable: {}", e.kind())))?;
         Ok(message_id)
     }
 }

@@ -34,9 +34,7 @@ pub struct Template {
 pub enum TemplateError {
     #[error("is {0} characters long; Cognito allows {MIN_LEN} to {MAX_LEN}")]
     Length(usize),
-    #[error(
-        "has no {CODE_PLACEHOLDER} (or <####>) placeholder, so the user would not get the code"
-    )]
+    #[error("has no {CODE_PLACEHOLDER} (or <####>) placeholder, so the user would not get the code")]
     MissingCode,
     #[error(
         "has an unknown placeholder {0}; the known ones are {{####}}, <####>, {{username}} and named variables ([variables] in the catalogue, SMS_VAR_<NAME>)"
@@ -68,23 +66,22 @@ impl Template {
         let mut literal = String::new();
         let mut len = 0;
         while !rest.is_empty() {
-            let (seg, used) =
-                if rest.starts_with(CODE_PLACEHOLDER) || rest.starts_with(CODE_PLACEHOLDER_ALT) {
-                    (Some(Segment::Code), CODE_PLACEHOLDER.len())
-                } else if rest.starts_with(USERNAME_PLACEHOLDER) {
-                    (Some(Segment::Username), USERNAME_PLACEHOLDER.len())
-                } else if let Some(name) = placeholder_like(rest) {
-                    let value = variable(&name[1..name.len() - 1])
-                        .ok_or_else(|| TemplateError::UnknownPlaceholder(name.to_owned()))?;
-                    len += value.chars().count();
-                    literal.push_str(&value);
-                    (None, name.len())
-                } else {
-                    let c = rest.chars().next().expect("rest is not empty");
-                    literal.push(c);
-                    len += 1;
-                    (None, c.len_utf8())
-                };
+            let (seg, used) = if rest.starts_with(CODE_PLACEHOLDER) || rest.starts_with(CODE_PLACEHOLDER_ALT) {
+                (Some(Segment::Code), CODE_PLACEHOLDER.len())
+            } else if rest.starts_with(USERNAME_PLACEHOLDER) {
+                (Some(Segment::Username), USERNAME_PLACEHOLDER.len())
+            } else if let Some(name) = placeholder_like(rest) {
+                let value = variable(&name[1..name.len() - 1])
+                    .ok_or_else(|| TemplateError::UnknownPlaceholder(name.to_owned()))?;
+                len += value.chars().count();
+                literal.push_str(&value);
+                (None, name.len())
+            } else {
+                let c = rest.chars().next().expect("rest is not empty");
+                literal.push(c);
+                len += 1;
+                (None, c.len_utf8())
+            };
             if let Some(seg) = seg {
                 len += rest[..used].chars().count();
                 if !literal.is_empty() {
@@ -138,23 +135,35 @@ fn placeholder_like(s: &str) -> Option<&str> {
     let name = &inner[..end];
     let plausible = !name.is_empty()
         && name.len() <= 32
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'#' || b == b'-');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'#' || b == b'-');
     plausible.then(|| &s[..end + 2])
 }
 
 /// The built-in wording per trigger source. Short, plain GSM-7 text that fits one SMS with a code.
 pub fn default_text(source: &TriggerSource) -> &'static str {
     match source {
-        TriggerSource::SignUp => "Your verification code is {####}. Enter it to finish signing up. Don't share it with anyone.",
+        TriggerSource::SignUp => {
+            "Your verification code is {####}. Enter it to finish signing up. Don't share it with anyone."
+        }
         TriggerSource::ResendCode => "Your new verification code is {####}. Don't share it with anyone.",
-        TriggerSource::ForgotPassword => "Your password reset code is {####}. If you didn't ask to reset your password, ignore this message.",
-        TriggerSource::UpdateUserAttribute => "Your code to confirm this phone number is {####}. Don't share it with anyone.",
-        TriggerSource::VerifyUserAttribute => "Your phone number verification code is {####}. Don't share it with anyone.",
-        TriggerSource::Authentication => "Your sign-in code is {####}. Don't share it with anyone. We will never ask you for it.",
-        TriggerSource::AdminCreateUser => "You have been invited. Sign in as {username} with temporary password {####} and choose a new password.",
-        TriggerSource::AccountTakeOverNotification => "We noticed an unusual sign-in to your account. If it wasn't you, change your password now.",
+        TriggerSource::ForgotPassword => {
+            "Your password reset code is {####}. If you didn't ask to reset your password, ignore this message."
+        }
+        TriggerSource::UpdateUserAttribute => {
+            "Your code to confirm this phone number is {####}. Don't share it with anyone."
+        }
+        TriggerSource::VerifyUserAttribute => {
+            "Your phone number verification code is {####}. Don't share it with anyone."
+        }
+        TriggerSource::Authentication => {
+            "Your sign-in code is {####}. Don't share it with anyone. We will never ask you for it."
+        }
+        TriggerSource::AdminCreateUser => {
+            "You have been invited. Sign in as {username} with temporary password {####} and choose a new password."
+        }
+        TriggerSource::AccountTakeOverNotification => {
+            "We noticed an unusual sign-in to your account. If it wasn't you, change your password now."
+        }
         TriggerSource::Unknown(_) => "Your code is {####}.",
     }
 }
@@ -181,26 +190,18 @@ impl Templates {
 
     /// Resolves each source's template: `SMS_TEMPLATE_<SOURCE>`, else `SMS_TEMPLATE`, else the default.
     /// `SMS_TEMPLATE` is not applied to the takeover notice, which has no code to show.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, TemplateConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TemplateConfigError> {
         let mut by_source = HashMap::new();
         for source in TriggerSource::KNOWN {
             let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
             let needs_code = source.carries_code();
-            let (variable, text) = match (
-                lookup(&specific),
-                needs_code.then(|| lookup("SMS_TEMPLATE")).flatten(),
-            ) {
+            let (variable, text) = match (lookup(&specific), needs_code.then(|| lookup("SMS_TEMPLATE")).flatten()) {
                 (Some(t), _) => (specific, t),
                 (None, Some(t)) => ("SMS_TEMPLATE".to_owned(), t),
-                (None, None) => (
-                    "the built-in template".to_owned(),
-                    default_text(&source).to_owned(),
-                ),
+                (None, None) => ("the built-in template".to_owned(), default_text(&source).to_owned()),
             };
-            let template = Template::parse(&text, needs_code)
-                .map_err(|error| TemplateConfigError { variable, error })?;
+            let template =
+                Template::parse(&text, needs_code).map_err(|error| TemplateConfigError { variable, error })?;
             by_source.insert(source, template);
         }
         Ok(Templates { by_source })
@@ -219,22 +220,14 @@ pub fn unescape_password(raw: &str) -> Zeroizing<String> {
 
 /// The name the user signs in with. Pools that sign in with phone or email give users a UUID `userName`,
 /// which means nothing to them; the sign-in attribute does.
-pub fn sign_in_name<'a>(
-    user_name: Option<&'a str>,
-    attributes: &'a HashMap<String, String>,
-) -> &'a str {
+pub fn sign_in_name<'a>(user_name: Option<&'a str>, attributes: &'a HashMap<String, String>) -> &'a str {
     let user_name = user_name.unwrap_or("");
     if !user_name.is_empty() && uuid::Uuid::try_parse(user_name).is_err() {
         return user_name;
     }
     ["phone_number", "email", "preferred_username"]
         .iter()
-        .find_map(|k| {
-            attributes
-                .get(*k)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        })
+        .find_map(|k| attributes.get(*k).map(String::as_str).filter(|v| !v.is_empty()))
         .unwrap_or(user_name)
 }
 
@@ -251,30 +244,15 @@ mod tests {
     #[test]
     fn filled_values_are_not_expanded_again() {
         let t = Template::parse("Hi {username}, code {####}", true).unwrap();
-        assert_eq!(
-            t.render("42", "{####}<####>{username}").as_str(),
-            "Hi {####}<####>{username}, code 42"
-        );
+        assert_eq!(t.render("42", "{####}<####>{username}").as_str(), "Hi {####}<####>{username}, code 42");
     }
 
     #[test]
     fn cognito_rules_are_enforced() {
-        assert_eq!(
-            Template::parse("{####}", true)
-                .unwrap()
-                .render("1", "")
-                .as_str(),
-            "1"
-        );
+        assert_eq!(Template::parse("{####}", true).unwrap().render("1", "").as_str(), "1");
         assert_eq!(Template::parse("abc", true), Err(TemplateError::Length(3)));
-        assert_eq!(
-            Template::parse(&"x".repeat(141), true),
-            Err(TemplateError::Length(141))
-        );
-        assert_eq!(
-            Template::parse("no code here", true),
-            Err(TemplateError::MissingCode)
-        );
+        assert_eq!(Template::parse(&"x".repeat(141), true), Err(TemplateError::Length(141)));
+        assert_eq!(Template::parse("no code here", true), Err(TemplateError::MissingCode));
         assert!(Template::parse("no code here", false).is_ok());
         assert_eq!(
             Template::parse("Hi {usename} {####}", true),
@@ -295,11 +273,8 @@ mod tests {
 
     #[test]
     fn env_overrides_resolve_specific_then_general() {
-        let env: HashMap<&str, &str> = [
-            ("SMS_TEMPLATE", "General {####}"),
-            ("SMS_TEMPLATE_FORGOT_PASSWORD", "Reset {####}"),
-        ]
-        .into();
+        let env: HashMap<&str, &str> =
+            [("SMS_TEMPLATE", "General {####}"), ("SMS_TEMPLATE_FORGOT_PASSWORD", "Reset {####}")].into();
         let t = Templates::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         let fill = |s: TriggerSource| t.get(&s).unwrap().render("9", "u").to_string();
         assert_eq!(fill(TriggerSource::ForgotPassword), "Reset 9");
@@ -313,31 +288,21 @@ mod tests {
 
     #[test]
     fn bad_override_names_the_variable() {
-        let err = Templates::from_lookup(|k| {
-            (k == "SMS_TEMPLATE_AUTHENTICATION").then(|| "no code".into())
-        })
-        .unwrap_err();
+        let err =
+            Templates::from_lookup(|k| (k == "SMS_TEMPLATE_AUTHENTICATION").then(|| "no code".into())).unwrap_err();
         assert_eq!(err.variable, "SMS_TEMPLATE_AUTHENTICATION");
-        assert!(err
-            .to_string()
-            .starts_with("SMS_TEMPLATE_AUTHENTICATION has no {####}"));
+        assert!(err.to_string().starts_with("SMS_TEMPLATE_AUTHENTICATION has no {####}"));
     }
 
     #[test]
     fn passwords_are_unescaped() {
-        assert_eq!(
-            unescape_password("a&lt;b&gt;c&amp;d&quot;").as_str(),
-            "a<b>c&d\""
-        );
+        assert_eq!(unescape_password("a&lt;b&gt;c&amp;d&quot;").as_str(), "a<b>c&d\"");
     }
 
     #[test]
     fn sign_in_name_prefers_the_identifier_the_user_types() {
-        let attrs: HashMap<String, String> = [
-            ("phone_number".into(), "+12065550100".into()),
-            ("email".into(), "a@example.com".into()),
-        ]
-        .into();
+        let attrs: HashMap<String, String> =
+            [("phone_number".into(), "+12065550100".into()), ("email".into(), "a@example.com".into())].into();
         let uuid = "3f1e6a4c-8b1d-4a5e-9f3a-2c7d9e0b1a2f";
         assert_eq!(sign_in_name(Some(uuid), &attrs), "+12065550100");
         assert_eq!(sign_in_name(Some("alice"), &attrs), "alice");

@@ -97,11 +97,7 @@ impl Destination {
         let country = number.country();
         let id = match country.id() {
             Some(id) => id.as_ref().to_owned(),
-            None => phonenumber::metadata::DATABASE
-                .by_code(&country.code())?
-                .first()?
-                .id()
-                .to_owned(),
+            None => phonenumber::metadata::DATABASE.by_code(&country.code())?.first()?.id().to_owned(),
         };
         // Non-geographic codes (+800, +882…) have the pseudo-region 001.
         (id.len() == 2 && id.bytes().all(|b| b.is_ascii_uppercase())).then_some(id)
@@ -255,9 +251,7 @@ impl DeliveryStatus {
             ))
         })?;
         if status.status.is_none() && status.delivery == Delivery::default() {
-            return Err(WatchError::NotDeliveryStatus(
-                "no status and no delivery".to_owned(),
-            ));
+            return Err(WatchError::NotDeliveryStatus("no status and no delivery".to_owned()));
         }
         Ok(status)
     }
@@ -342,10 +336,7 @@ pub fn handle(data: &LogData) -> Report {
                     "a record of the delivery-status log group could not be read; counted as an Unknown failure"
                 );
                 crate::metrics::record_delivery_failure(FailureClass::Unknown.as_str());
-                *report
-                    .failures
-                    .entry(FailureClass::Unknown.as_str())
-                    .or_default() += 1;
+                *report.failures.entry(FailureClass::Unknown.as_str()).or_default() += 1;
                 report.unreadable += 1;
             }
         }
@@ -356,10 +347,7 @@ pub fn handle(data: &LogData) -> Report {
 /// The SNS Region in a delivery-status log group name (`sns/<region>/<account>/DirectPublishToPhoneNumber…`).
 pub fn sns_region_of(log_group: &str) -> Option<&str> {
     let mut parts = log_group.split('/');
-    (parts.next() == Some("sns"))
-        .then(|| parts.next())
-        .flatten()
-        .filter(|r| is_region_name(r))
+    (parts.next() == Some("sns")).then(|| parts.next()).flatten().filter(|r| is_region_name(r))
 }
 
 /// SNS's reason text, with any run of four or more digits starred: the documented texts carry no number, and
@@ -448,9 +436,7 @@ fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D:
 }
 
 fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(lenient_number(Option::<Value>::deserialize(d)?)
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| v as u64))
+    Ok(lenient_number(Option::<Value>::deserialize(d)?).filter(|v| v.is_finite() && *v >= 0.0).map(|v| v as u64))
 }
 
 fn lenient_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
@@ -474,10 +460,7 @@ mod tests {
         let s = DeliveryStatus::parse(DOCUMENTED_FAILURE).unwrap();
         assert!(s.is_failure());
         assert_eq!(s.class(), FailureClass::CarrierFailure);
-        assert_eq!(
-            s.notification.message_id.as_deref(),
-            Some("1077257a-92f3-5ca3-bc97-6a915b310625")
-        );
+        assert_eq!(s.notification.message_id.as_deref(), Some("1077257a-92f3-5ca3-bc97-6a915b310625"));
         assert_eq!(s.delivery.price_in_usd, Some(0.00645));
         assert_eq!(s.delivery.mcc, Some(0));
         assert_eq!(s.delivery.number_of_message_parts, Some(1));
@@ -520,10 +503,7 @@ mod tests {
             ("No quota left for account", SpendingLimitReached),
             ("Phone number is opted out", OptedOut),
             ("Phone is currently opted out", OptedOut),
-            (
-                "Phone number is not verified in the SMS sandbox",
-                SnsSandbox,
-            ),
+            ("Phone number is not verified in the SMS sandbox", SnsSandbox),
             ("Destination phone number not verified", SnsSandbox),
             ("Account is under review", AccountUnderReview),
             ("This delivery would exceed max price", MaxPriceExceeded),
@@ -536,10 +516,7 @@ mod tests {
             ("Phone is currently unreachable/unavailable", CarrierFailure),
             ("Message body is invalid", CarrierFailure),
             ("Destination is blacklisted", CarrierFailure),
-            (
-                "  phone carrier is currently unreachable/unavailable ",
-                CarrierFailure,
-            ),
+            ("  phone carrier is currently unreachable/unavailable ", CarrierFailure),
             ("Something new", Unknown),
             ("", Unknown),
         ];
@@ -553,8 +530,7 @@ mod tests {
 
     #[test]
     fn class_names_are_unique_dimension_values() {
-        let names: std::collections::HashSet<_> =
-            FailureClass::ALL.iter().map(|c| c.as_str()).collect();
+        let names: std::collections::HashSet<_> = FailureClass::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), FailureClass::ALL.len());
         for c in FailureClass::ALL {
             assert!(c.as_str().bytes().all(|b| b.is_ascii_alphabetic()));
@@ -565,10 +541,7 @@ mod tests {
 
     #[test]
     fn finds_the_region_and_country() {
-        assert_eq!(
-            sns_region_of("sns/eu-west-2/123456789012/DirectPublishToPhoneNumber/Failure"),
-            Some("eu-west-2")
-        );
+        assert_eq!(sns_region_of("sns/eu-west-2/123456789012/DirectPublishToPhoneNumber/Failure"), Some("eu-west-2"));
         assert_eq!(sns_region_of("/aws/lambda/x"), None);
         assert_eq!(sns_region_of("sns/+1206/x"), None);
         let dest = |n: &str| Destination(n.to_owned());
@@ -582,10 +555,7 @@ mod tests {
     #[test]
     fn scrubs_numbers_from_reasons() {
         assert_eq!(scrub("Invalid phone number"), "Invalid phone number");
-        assert_eq!(
-            scrub("error 42 for +12065550100"),
-            "error 42 for +***********"
-        );
+        assert_eq!(scrub("error 42 for +12065550100"), "error 42 for +***********");
         assert_eq!(scrub(&"x".repeat(300)).len(), 256);
     }
 }

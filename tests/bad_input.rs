@@ -8,14 +8,13 @@ use std::sync::Mutex;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::config::Config;
 use cognito_sms_sender::crypto::{self, EsdkDecrypter, Suite};
 use cognito_sms_sender::event::TriggerSource;
 use cognito_sms_sender::handler::Sender;
 use cognito_sms_sender::idempotency::NoLedger;
 use cognito_sms_sender::phone::PhoneNumber;
 use cognito_sms_sender::probe::NoProbe;
-use cognito_sms_sender::sns::{PublishError, Publisher};
+use cognito_sms_sender::sns::{Attributes, PublishError, Publisher};
 use common::Logs;
 use serde_json::{json, Value};
 
@@ -28,16 +27,8 @@ const CODE: &str = "ZXQ900000";
 struct Recorder(Mutex<Vec<(String, String)>>);
 
 impl Publisher for Recorder {
-    async fn publish(
-        &self,
-        _: &str,
-        phone: &PhoneNumber,
-        body: &str,
-    ) -> Result<String, PublishError> {
-        self.0
-            .lock()
-            .unwrap()
-            .push((phone.as_e164().to_owned(), body.to_owned()));
+    async fn publish(&self, _: &str, phone: &PhoneNumber, body: &str, _: &Attributes) -> Result<String, PublishError> {
+        self.0.lock().unwrap().push((phone.as_e164().to_owned(), body.to_owned()));
         Ok("recorded".into())
     }
 }
@@ -53,54 +44,28 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let keyring = crypto::dev_keyring(&[1; 32]).await.unwrap();
     let other = crypto::dev_keyring(&[2; 32]).await.unwrap();
-    let templates = Config::from_lookup(|k| (k == "LOCAL_DEV_KEY_FILE").then(|| "unused".into()))
-        .unwrap()
-        .templates;
     Fixture {
-        good_code: crypto::encrypt_code(&keyring, POOL, CODE.as_bytes(), Suite::Cognito)
+        good_code: crypto::encrypt_code(&keyring, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
+        other_key_code: crypto::encrypt_code(&other, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
+        other_pool_code: crypto::encrypt_code(&keyring, "us-east-1_Other", CODE.as_bytes(), Suite::Cognito)
             .await
             .unwrap(),
-        other_key_code: crypto::encrypt_code(&other, POOL, CODE.as_bytes(), Suite::Cognito)
+        committing_other_pool: crypto::encrypt_code(&keyring, "us-east-1_Other", CODE.as_bytes(), Suite::Committing)
             .await
             .unwrap(),
-        other_pool_code: crypto::encrypt_code(
-            &keyring,
-            "us-east-1_Other",
-            CODE.as_bytes(),
-            Suite::Cognito,
-        )
-        .await
-        .unwrap(),
-        committing_other_pool: crypto::encrypt_code(
-            &keyring,
-            "us-east-1_Other",
-            CODE.as_bytes(),
-            Suite::Committing,
-        )
-        .await
-        .unwrap(),
-        sender: Sender {
-            decrypter: EsdkDecrypter::new(keyring).unwrap(),
-            publisher: Recorder::default(),
-            probe: NoProbe,
-            ledger: NoLedger,
-            templates,
-            sns_region: None,
-            allowed_pools: None,
-            home_region: "us-east-1".into(),
-        },
+        sender: Sender::new(
+            EsdkDecrypter::new(keyring).unwrap(),
+            Recorder::default(),
+            NoProbe,
+            NoLedger,
+            &common::dev_config(&[]),
+            "us-east-1",
+        ),
     }
 }
 
 fn event_with(code: Option<&str>) -> Value {
-    sample_event(
-        &TriggerSource::SignUp,
-        "us-east-1",
-        POOL,
-        "dave",
-        PHONE,
-        code.map(str::to_owned),
-    )
+    sample_event(&TriggerSource::SignUp, "us-east-1", POOL, "dave", PHONE, code.map(str::to_owned))
 }
 
 fn edit(code: &str, f: impl FnOnce(&mut Value)) -> Value {
@@ -169,33 +134,15 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
     let bytes = B64.decode(good).unwrap();
     let p = parts(&bytes);
     let big = "9".repeat(1 << 20);
-    let many: serde_json::Map<String, Value> = (0..10_000)
-        .map(|i| (format!("custom:a{i}"), json!("x")))
-        .collect();
+    let many: serde_json::Map<String, Value> = (0..10_000).map(|i| (format!("custom:a{i}"), json!("x"))).collect();
     vec![
         ("JSON null", json!(null), "malformed_event"),
         ("a number", json!(42), "malformed_event"),
-        (
-            "a string",
-            json!("CustomSMSSender_SignUp"),
-            "malformed_event",
-        ),
-        (
-            "an array",
-            json!([event_with(Some(good))]),
-            "malformed_event",
-        ),
+        ("a string", json!("CustomSMSSender_SignUp"), "malformed_event"),
+        ("an array", json!([event_with(Some(good))]), "malformed_event"),
         ("an empty object", json!({}), "malformed_event"),
-        (
-            "request is null",
-            edit(good, |v| v["request"] = json!(null)),
-            "malformed_event",
-        ),
-        (
-            "request is a string",
-            edit(good, |v| v["request"] = json!("x")),
-            "malformed_event",
-        ),
+        ("request is null", edit(good, |v| v["request"] = json!(null)), "malformed_event"),
+        ("request is a string", edit(good, |v| v["request"] = json!("x")), "malformed_event"),
         (
             "userAttributes is a list",
             edit(good, |v| v["request"]["userAttributes"] = json!([PHONE])),
@@ -203,26 +150,16 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
         ),
         (
             "phone_number is a number",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!(12065559000u64)
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!(12065559000u64)),
             "malformed_event",
         ),
-        (
-            "code is a number",
-            edit(good, |v| v["request"]["code"] = json!(123456)),
-            "malformed_event",
-        ),
+        ("code is a number", edit(good, |v| v["request"]["code"] = json!(123456)), "malformed_event"),
         (
             "clientMetadata is a string",
             edit(good, |v| v["request"]["clientMetadata"] = json!("{####}")),
             "malformed_event",
         ),
-        (
-            "triggerSource is a number",
-            edit(good, |v| v["triggerSource"] = json!(5)),
-            "malformed_event",
-        ),
+        ("triggerSource is a number", edit(good, |v| v["triggerSource"] = json!(5)), "malformed_event"),
         (
             "triggerSource missing",
             edit(good, |v| {
@@ -230,11 +167,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
             }),
             "missing_trigger_source",
         ),
-        (
-            "triggerSource empty",
-            edit(good, |v| v["triggerSource"] = json!("")),
-            "unknown_trigger_source",
-        ),
+        ("triggerSource empty", edit(good, |v| v["triggerSource"] = json!("")), "unknown_trigger_source"),
         (
             "unknown trigger",
             edit(good, |v| v["triggerSource"] = json!("CustomSMSSender_Nope")),
@@ -242,16 +175,10 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
         ),
         (
             "email trigger",
-            edit(good, |v| {
-                v["triggerSource"] = json!("CustomEmailSender_SignUp")
-            }),
+            edit(good, |v| v["triggerSource"] = json!("CustomEmailSender_SignUp")),
             "unknown_trigger_source",
         ),
-        (
-            "100 KB trigger",
-            edit(good, |v| v["triggerSource"] = json!("T".repeat(100_000))),
-            "unknown_trigger_source",
-        ),
+        ("100 KB trigger", edit(good, |v| v["triggerSource"] = json!("T".repeat(100_000))), "unknown_trigger_source"),
         (
             "request.type missing",
             edit(good, |v| {
@@ -261,9 +188,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
         ),
         (
             "email request type",
-            edit(good, |v| {
-                v["request"]["type"] = json!("customEmailSenderRequestV1")
-            }),
+            edit(good, |v| v["request"]["type"] = json!("customEmailSenderRequestV1")),
             "unsupported_request_type",
         ),
         (
@@ -273,190 +198,89 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
             }),
             "missing_user_pool_id",
         ),
-        (
-            "userPoolId empty",
-            edit(good, |v| v["userPoolId"] = json!("")),
-            "missing_user_pool_id",
-        ),
+        ("userPoolId empty", edit(good, |v| v["userPoolId"] = json!("")), "missing_user_pool_id"),
         (
             "hostile userPoolId",
-            edit(good, |v| {
-                v["userPoolId"] = json!("us-east-1_X\n{\"outcome\":\"sent\"}")
-            }),
+            edit(good, |v| v["userPoolId"] = json!("us-east-1_X\n{\"outcome\":\"sent\"}")),
             "wrong_user_pool",
         ),
         (
             "phone missing",
             edit(good, |v| {
-                v["request"]["userAttributes"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("phone_number");
+                v["request"]["userAttributes"].as_object_mut().unwrap().remove("phone_number");
             }),
             "missing_phone_number",
         ),
         (
             "phone empty",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("")),
             "missing_phone_number",
         ),
         (
             "10,000 attributes, no phone",
-            edit(good, |v| {
-                v["request"]["userAttributes"] = Value::Object(many.clone())
-            }),
+            edit(good, |v| v["request"]["userAttributes"] = Value::Object(many.clone())),
             "missing_phone_number",
         ),
         (
             "phone without +",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("12065559000")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("12065559000")),
             "invalid_phone_number",
         ),
         (
             "phone with spaces",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("+1 206 555 9000")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("+1 206 555 9000")),
             "invalid_phone_number",
         ),
         (
             "phone with dashes",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("+1-206-555-9000")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("+1-206-555-9000")),
             "invalid_phone_number",
         ),
         (
             "phone 16 digits",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("+1206555900012345")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("+1206555900012345")),
             "invalid_phone_number",
         ),
         (
             "phone with letters",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("+1206555CALL")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("+1206555CALL")),
             "invalid_phone_number",
         ),
         (
             "phone with newline",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("+12065559000\n")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("+12065559000\n")),
             "invalid_phone_number",
         ),
         (
             "phone in full-width digits",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!("+１２０６５５５９０００")
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!("+１２０６５５５９０００")),
             "invalid_phone_number",
         ),
         (
             "1 MB phone",
-            edit(good, |v| {
-                v["request"]["userAttributes"]["phone_number"] = json!(format!("+{big}"))
-            }),
+            edit(good, |v| v["request"]["userAttributes"]["phone_number"] = json!(format!("+{big}"))),
             "invalid_phone_number",
         ),
         ("code null", event_with(None), "missing_code"),
         ("code empty", event_with(Some("")), "missing_code"),
-        (
-            "code not base64",
-            event_with(Some("!!not base64!!")),
-            "invalid_base64",
-        ),
-        (
-            "code url-safe base64",
-            event_with(Some(&good.replace('+', "-").replace('/', "_"))),
-            "invalid_base64",
-        ),
-        (
-            "1 MB base64 garbage",
-            event_with(Some(&B64.encode(vec![0xA5u8; 1 << 20]))),
-            "invalid_ciphertext",
-        ),
-        (
-            "code is base64 of text",
-            event_with(Some(&B64.encode(CODE))),
-            "invalid_ciphertext",
-        ),
-        (
-            "truncated to half",
-            event_with(Some(&B64.encode(&bytes[..bytes.len() / 2]))),
-            "invalid_ciphertext",
-        ),
-        (
-            "truncated by one byte",
-            event_with(Some(&B64.encode(&bytes[..bytes.len() - 1]))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: header message id",
-            event_with(Some(&flip(good, p.message_id))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: header encryption context",
-            event_with(Some(&flip(good, p.context + 4))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: EDK provider info",
-            event_with(Some(&flip(good, p.edk_provider_info))),
-            "wrong_kms_key",
-        ),
-        (
-            "flipped bit: encrypted data key",
-            event_with(Some(&flip(good, p.edk_ciphertext + 3))),
-            "wrong_kms_key",
-        ),
-        (
-            "flipped bit: header auth tag",
-            event_with(Some(&flip(good, p.header_tag))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: frame IV",
-            event_with(Some(&flip(good, p.frame_iv))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: frame content",
-            event_with(Some(&flip(good, p.frame_content))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: frame tag",
-            event_with(Some(&flip(good, p.frame_tag))),
-            "invalid_ciphertext",
-        ),
-        (
-            "flipped bit: signature",
-            event_with(Some(&flip(good, p.signature + 10))),
-            "invalid_ciphertext",
-        ),
-        (
-            "another key's ciphertext",
-            event_with(Some(&f.other_key_code)),
-            "wrong_kms_key",
-        ),
-        (
-            "another pool's context",
-            event_with(Some(&f.other_pool_code)),
-            "wrong_user_pool",
-        ),
-        (
-            "committing message for another pool",
-            event_with(Some(&f.committing_other_pool)),
-            "wrong_user_pool",
-        ),
+        ("code not base64", event_with(Some("!!not base64!!")), "invalid_base64"),
+        ("code url-safe base64", event_with(Some(&good.replace('+', "-").replace('/', "_"))), "invalid_base64"),
+        ("1 MB base64 garbage", event_with(Some(&B64.encode(vec![0xA5u8; 1 << 20]))), "invalid_ciphertext"),
+        ("code is base64 of text", event_with(Some(&B64.encode(CODE))), "invalid_ciphertext"),
+        ("truncated to half", event_with(Some(&B64.encode(&bytes[..bytes.len() / 2]))), "invalid_ciphertext"),
+        ("truncated by one byte", event_with(Some(&B64.encode(&bytes[..bytes.len() - 1]))), "invalid_ciphertext"),
+        ("flipped bit: header message id", event_with(Some(&flip(good, p.message_id))), "invalid_ciphertext"),
+        ("flipped bit: header encryption context", event_with(Some(&flip(good, p.context + 4))), "invalid_ciphertext"),
+        ("flipped bit: EDK provider info", event_with(Some(&flip(good, p.edk_provider_info))), "wrong_kms_key"),
+        ("flipped bit: encrypted data key", event_with(Some(&flip(good, p.edk_ciphertext + 3))), "wrong_kms_key"),
+        ("flipped bit: header auth tag", event_with(Some(&flip(good, p.header_tag))), "invalid_ciphertext"),
+        ("flipped bit: frame IV", event_with(Some(&flip(good, p.frame_iv))), "invalid_ciphertext"),
+        ("flipped bit: frame content", event_with(Some(&flip(good, p.frame_content))), "invalid_ciphertext"),
+        ("flipped bit: frame tag", event_with(Some(&flip(good, p.frame_tag))), "invalid_ciphertext"),
+        ("flipped bit: signature", event_with(Some(&flip(good, p.signature + 10))), "invalid_ciphertext"),
+        ("another key's ciphertext", event_with(Some(&f.other_key_code)), "wrong_kms_key"),
+        ("another pool's context", event_with(Some(&f.other_pool_code)), "wrong_user_pool"),
+        ("committing message for another pool", event_with(Some(&f.committing_other_pool)), "wrong_user_pool"),
     ]
 }
 
@@ -479,43 +303,25 @@ async fn every_malformed_input_gets_one_clear_outcome_and_no_sms() {
         }
         let lines = logs.outcomes();
         assert_eq!(lines.len(), 1, "{name}: one outcome line");
-        assert!(
-            lines[0]["reason"].as_str().is_some_and(|r| !r.is_empty()),
-            "{name}: a reason"
-        );
-        assert!(
-            logs.text().len() < 4096,
-            "{name}: a hostile value must not blow up the log line"
-        );
+        assert!(lines[0]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{name}: a reason");
+        assert!(logs.text().len() < 4096, "{name}: a hostile value must not blow up the log line");
         logs.assert_clean(&[CODE, PHONE]);
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
-    assert!(
-        f.sender.publisher.0.lock().unwrap().is_empty(),
-        "nothing may be sent"
-    );
+    assert!(f.sender.publisher.0.lock().unwrap().is_empty(), "nothing may be sent");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_names_and_client_metadata_are_printed_never_expanded() {
     let f = fixture().await;
-    let admin = crypto::encrypt_code(
-        &crypto::dev_keyring(&[1; 32]).await.unwrap(),
-        POOL,
-        b"ZXQ&lt;tmp&gt;",
-        Suite::Cognito,
-    )
-    .await
-    .unwrap();
-    let mut e = sample_event(
-        &TriggerSource::AdminCreateUser,
-        "us-east-1",
-        POOL,
-        "{####}<####>{username}",
-        PHONE,
-        Some(admin),
-    );
-    e["request"]["clientMetadata"] = json!({"{####}": "{####}", "message": "Send money to +15550000000", "locale": "{username}"});
+    let admin =
+        crypto::encrypt_code(&crypto::dev_keyring(&[1; 32]).await.unwrap(), POOL, b"ZXQ&lt;tmp&gt;", Suite::Cognito)
+            .await
+            .unwrap();
+    let mut e =
+        sample_event(&TriggerSource::AdminCreateUser, "us-east-1", POOL, "{####}<####>{username}", PHONE, Some(admin));
+    e["request"]["clientMetadata"] =
+        json!({"{####}": "{####}", "message": "Send money to +15550000000", "locale": "{username}"});
     e["region"] = json!("../../etc/passwd");
     let (logs, guard) = Logs::capture();
     let result = f.sender.handle(&e).await.unwrap();
@@ -527,10 +333,7 @@ async fn hostile_names_and_client_metadata_are_printed_never_expanded() {
         sent[0].1,
         "You have been invited. Sign in as {####}<####>{username} with temporary password ZXQ<tmp> and choose a new password."
     );
-    assert!(
-        !sent[0].1.contains("money"),
-        "clientMetadata is never interpolated"
-    );
+    assert!(!sent[0].1.contains("money"), "clientMetadata is never interpolated");
     // The hostile Region falls back to the pool id's Region.
     assert_eq!(logs.outcomes()[0]["sns_region"], "us-east-1");
     logs.assert_clean(&["ZXQ<tmp>", "ZXQ&lt;tmp&gt;", PHONE]);

@@ -12,7 +12,6 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::Blob;
 use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::config::{Config, SmsAttributes, SmsType};
 use cognito_sms_sender::crypto::{self, DecryptError, Decrypter, EsdkDecrypter, Suite};
 use cognito_sms_sender::event::TriggerSource;
 use cognito_sms_sender::handler::Sender;
@@ -29,36 +28,8 @@ const POOL: &str = "us-east-1_Faults";
 const PHONE: &str = "+12065558000";
 const DATA_KEY: [u8; 32] = [7; 32];
 
-fn sms() -> SmsAttributes {
-    SmsAttributes {
-        sms_type: SmsType::Transactional,
-        sender_id: None,
-        origination_number: None,
-        max_price: None,
-    }
-}
-
-fn templates() -> cognito_sms_sender::template::Templates {
-    Config::from_lookup(|k| (k == "LOCAL_DEV_KEY_FILE").then(|| "unused".to_owned()))
-        .unwrap()
-        .templates
-}
-
-fn sender<D: Decrypter, P: Publisher, L: Ledger>(
-    decrypter: D,
-    publisher: P,
-    ledger: L,
-) -> Sender<D, P, NoProbe, L> {
-    Sender {
-        decrypter,
-        publisher,
-        probe: NoProbe,
-        ledger,
-        templates: templates(),
-        sns_region: None,
-        allowed_pools: None,
-        home_region: "us-east-1".into(),
-    }
+fn sender<D: Decrypter, P: Publisher, L: Ledger>(decrypter: D, publisher: P, ledger: L) -> Sender<D, P, NoProbe, L> {
+    Sender::new(decrypter, publisher, NoProbe, ledger, &common::dev_config(&[]), "us-east-1")
 }
 
 struct FixedCode;
@@ -70,34 +41,25 @@ impl Decrypter for FixedCode {
 }
 
 fn event(code: &str) -> Value {
-    sample_event(
-        &TriggerSource::Authentication,
-        "us-east-1",
-        POOL,
-        "carol",
-        PHONE,
-        Some(code.to_owned()),
-    )
+    sample_event(&TriggerSource::Authentication, "us-east-1", POOL, "carol", PHONE, Some(code.to_owned()))
 }
 
 fn sns_clients(rules: &[&Rule]) -> Arc<RegionalClients> {
     let sns = mock_client!(aws_sdk_sns, RuleMode::Sequential, rules, |c| c
         .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[] as &[&Rule]);
-    Arc::new(RegionalClients::from_factory(Box::new(move |_| {
-        (sns.clone(), cw.clone())
-    })))
+    Arc::new(RegionalClients::from_factory(Box::new(move |_| (sns.clone(), cw.clone()))))
 }
 
 fn sns_status(status: u16, code: &str) -> Option<String> {
-    Some(format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m</Message></Error></ErrorResponse>"))
-        .filter(|_| status > 0)
+    Some(format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m</Message></Error></ErrorResponse>"
+    ))
+    .filter(|_| status > 0)
 }
 
 fn kms_error(code: &str) -> Option<String> {
-    Some(format!(
-        "{{\"__type\":\"{code}\",\"message\":\"Rate exceeded\"}}"
-    ))
+    Some(format!("{{\"__type\":\"{code}\",\"message\":\"Rate exceeded\"}}"))
 }
 
 /// A Cognito-shaped message whose data key a mocked KMS hands out, and a decrypter over a mocked KMS whose
@@ -112,22 +74,16 @@ async fn mocked_kms(decrypt_rule: &Rule) -> (String, EsdkDecrypter) {
     });
     let encrypt_kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&generate]);
     let keyring = crypto::kms_keyring(KEY_ARN, encrypt_kms).await.unwrap();
-    let ciphertext = crypto::encrypt_code(&keyring, POOL, b"ZXQ810000", Suite::Cognito)
-        .await
-        .unwrap();
+    let ciphertext = crypto::encrypt_code(&keyring, POOL, b"ZXQ810000", Suite::Cognito).await.unwrap();
 
     let decrypt_kms = mock_client!(aws_sdk_kms, RuleMode::Sequential, &[decrypt_rule], |c| c
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
-    let decrypter =
-        EsdkDecrypter::new(crypto::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).unwrap();
+    let decrypter = EsdkDecrypter::new(crypto::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).unwrap();
     (ciphertext, decrypter)
 }
 
 fn decrypt_ok() -> DecryptOutput {
-    DecryptOutput::builder()
-        .key_id(KEY_ARN)
-        .plaintext(Blob::new(DATA_KEY.to_vec()))
-        .build()
+    DecryptOutput::builder().key_id(KEY_ARN).plaintext(Blob::new(DATA_KEY.to_vec())).build()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,19 +99,11 @@ async fn kms_throttled_then_fine_sends_once() {
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| r.message().is_some_and(|m| m.contains("ZXQ810000")))
         .then_output(|| PublishOutput::builder().message_id("m-kms").build());
-    let s = sender(
-        decrypter,
-        SnsPublisher::new(sns_clients(&[&publish]), &sms()),
-        NoLedger,
-    );
+    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[&publish])), NoLedger);
     let result = s.handle(&event(&ciphertext)).await.unwrap();
     assert_eq!(result["outcome"], "sent");
     assert_eq!((decrypt.num_calls(), publish.num_calls()), (3, 1));
-    let retries = logs
-        .lines()
-        .into_iter()
-        .filter(|l| l["call"] == "kms")
-        .count();
+    let retries = logs.lines().into_iter().filter(|l| l["call"] == "kms").count();
     assert_eq!(retries, 2, "each retry is logged");
     logs.assert_clean(&["ZXQ810000", PHONE]);
 }
@@ -168,15 +116,8 @@ async fn kms_access_denied_is_not_retried() {
         .repeatedly()
         .build();
     let (ciphertext, decrypter) = mocked_kms(&decrypt).await;
-    let s = sender(
-        decrypter,
-        SnsPublisher::new(sns_clients(&[]), &sms()),
-        NoLedger,
-    );
-    assert_eq!(
-        s.handle(&event(&ciphertext)).await.unwrap()["outcome"],
-        "kms_access_denied"
-    );
+    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[])), NoLedger);
+    assert_eq!(s.handle(&event(&ciphertext)).await.unwrap()["outcome"], "kms_access_denied");
     assert_eq!(decrypt.num_calls(), 1);
 }
 
@@ -188,16 +129,9 @@ async fn sns_throttled_three_times_then_fine_sends_once() {
         .times(3)
         .output(|| PublishOutput::builder().message_id("m-4").build())
         .build();
-    let s = sender(
-        FixedCode,
-        SnsPublisher::new(sns_clients(&[&publish]), &sms()),
-        NoLedger,
-    );
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), NoLedger);
     let result = s.handle(&event("AYAD")).await.unwrap();
-    assert_eq!(
-        (result["outcome"].as_str(), result["messageId"].as_str()),
-        (Some("sent"), Some("m-4"))
-    );
+    assert_eq!((result["outcome"].as_str(), result["messageId"].as_str()), (Some("sent"), Some("m-4")));
     assert_eq!(publish.num_calls(), 4);
 }
 
@@ -207,19 +141,9 @@ async fn ddb_table() -> String {
     aws_sdk_dynamodb::Client::new(&moto().sdk_config())
         .create_table()
         .table_name(&name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
         )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
@@ -231,13 +155,8 @@ async fn ddb_table() -> String {
 #[tokio::test]
 async fn sns_failing_until_the_deadline_returns_an_error_and_the_retry_sends_once() {
     let table = ddb_table().await;
-    let ledger = || {
-        DynamoLedger::new(
-            aws_sdk_dynamodb::Client::new(&moto().sdk_config()),
-            &table,
-            Duration::from_secs(3600),
-        )
-    };
+    let ledger =
+        || DynamoLedger::new(aws_sdk_dynamodb::Client::new(&moto().sdk_config()), &table, Duration::from_secs(3600));
     let e = event("AYAD-same-message");
 
     let failing = mock!(aws_sdk_sns::Client::publish)
@@ -245,38 +164,16 @@ async fn sns_failing_until_the_deadline_returns_an_error_and_the_retry_sends_onc
         .http_status(500, sns_status(500, "InternalError"))
         .repeatedly()
         .build();
-    let s = sender(
-        FixedCode,
-        SnsPublisher::new(sns_clients(&[&failing]), &sms()),
-        ledger(),
-    );
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&failing])), ledger());
     let started = Instant::now();
-    let err = s
-        .handle_until(&e, Deadline::after(Duration::from_millis(2500)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (err.outcome(), err.is_transient()),
-        ("sns_service_error", true)
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "returned before the deadline"
-    );
-    assert!(
-        failing.num_calls() >= 2,
-        "retried in-process: {}",
-        failing.num_calls()
-    );
+    let err = s.handle_until(&e, Deadline::after(Duration::from_millis(2500))).await.unwrap_err();
+    assert_eq!((err.outcome(), err.is_transient()), ("sns_service_error", true));
+    assert!(started.elapsed() < Duration::from_millis(2500), "returned before the deadline");
+    assert!(failing.num_calls() >= 2, "retried in-process: {}", failing.num_calls());
 
     // Lambda's retry: SNS is fine again; the message goes out once, and a third delivery is a duplicate.
-    let ok = mock!(aws_sdk_sns::Client::publish)
-        .then_output(|| PublishOutput::builder().message_id("m-retry").build());
-    let s = sender(
-        FixedCode,
-        SnsPublisher::new(sns_clients(&[&ok]), &sms()),
-        ledger(),
-    );
+    let ok = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-retry").build());
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&ok])), ledger());
     assert_eq!(s.handle(&e).await.unwrap()["outcome"], "sent");
     assert_eq!(s.handle(&e).await.unwrap()["outcome"], "duplicate");
     assert_eq!(ok.num_calls(), 1);
@@ -301,32 +198,15 @@ async fn real_clients(url: &str) -> Arc<RegionalClients> {
 
 #[tokio::test]
 async fn connection_refused_is_retried_then_returned_as_unreachable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let s = sender(
-        FixedCode,
-        SnsPublisher::new(
-            real_clients(&format!("http://127.0.0.1:{port}")).await,
-            &sms(),
-        ),
-        NoLedger,
-    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let s = sender(FixedCode, SnsPublisher::new(real_clients(&format!("http://127.0.0.1:{port}")).await), NoLedger);
     let (logs, _guard) = Logs::capture();
     let started = Instant::now();
-    let err = s
-        .handle_until(&event("AYAD"), Deadline::after(Duration::from_secs(2)))
-        .await
-        .unwrap_err();
+    let err = s.handle_until(&event("AYAD"), Deadline::after(Duration::from_secs(2))).await.unwrap_err();
     assert_eq!(err.outcome(), "sns_unreachable");
     assert!(started.elapsed() < Duration::from_secs(2));
     let line = &logs.outcomes()[0];
-    assert_eq!(
-        (line["retry"].as_bool(), line["level"].as_str()),
-        (Some(true), Some("ERROR"))
-    );
+    assert_eq!((line["retry"].as_bool(), line["level"].as_str()), (Some(true), Some("ERROR")));
     logs.assert_clean(&["ZXQ800000", PHONE]);
 }
 
@@ -342,22 +222,12 @@ async fn an_endpoint_slower_than_the_deadline_is_cut_off_in_time() {
             keep.lock().await.push(socket);
         }
     });
-    let s = sender(
-        FixedCode,
-        SnsPublisher::new(real_clients(&url).await, &sms()),
-        NoLedger,
-    );
+    let s = sender(FixedCode, SnsPublisher::new(real_clients(&url).await), NoLedger);
     let started = Instant::now();
-    let err = s
-        .handle_until(&event("AYAD"), Deadline::after(Duration::from_millis(1500)))
-        .await
-        .unwrap_err();
+    let err = s.handle_until(&event("AYAD"), Deadline::after(Duration::from_millis(1500))).await.unwrap_err();
     let took = started.elapsed();
     assert_eq!(err.outcome(), "sns_unreachable");
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
-        "{took:?}"
-    );
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_millis(1500), "{took:?}");
 }
 
 #[tokio::test]
@@ -368,11 +238,7 @@ async fn allowed_pools_refuse_others_before_any_kms_call() {
             panic!("no KMS call for a pool that is not allowed")
         }
     }
-    let mut s = sender(
-        MustNotDecrypt,
-        SnsPublisher::new(sns_clients(&[]), &sms()),
-        NoLedger,
-    );
+    let mut s = sender(MustNotDecrypt, SnsPublisher::new(sns_clients(&[])), NoLedger);
     s.allowed_pools = Some(vec!["us-east-1_Allowed".into()]);
     let result = s.handle(&event("AYAD")).await.unwrap();
     assert_eq!(result["outcome"], "user_pool_not_allowed");

@@ -6,8 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use cognito_sms_sender::app;
 use cognito_sms_sender::cli::sample_event;
@@ -25,19 +24,9 @@ async fn table() -> String {
     let ddb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
     ddb.create_table()
         .table_name(&name)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
         )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
@@ -49,35 +38,16 @@ async fn table() -> String {
 async fn setup() -> (app::App, String, String) {
     let key = moto().create_key().await;
     let table = table().await;
-    let vars: HashMap<&str, &str> = [
-        ("KMS_KEY_ARN", key.as_str()),
-        ("IDEMPOTENCY_TABLE", table.as_str()),
-        ("SMS_PROBE", "off"),
-    ]
-    .into();
+    let vars: HashMap<&str, &str> =
+        [("KMS_KEY_ARN", key.as_str()), ("IDEMPOTENCY_TABLE", table.as_str()), ("SMS_PROBE", "off")].into();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
-    (
-        app::build(&config, &moto().sdk_config()).await.unwrap(),
-        key,
-        table,
-    )
+    (app::build(&config, &moto().sdk_config()).await.unwrap(), key, table)
 }
 
 async fn event(key: &str, phone: &str, code: &str) -> Value {
-    let keyring = crypto::kms_keyring(key, aws_sdk_kms::Client::new(&moto().sdk_config()))
-        .await
-        .unwrap();
-    let ciphertext = crypto::encrypt_code(&keyring, POOL, code.as_bytes(), Suite::Cognito)
-        .await
-        .unwrap();
-    sample_event(
-        &TriggerSource::SignUp,
-        "us-east-1",
-        POOL,
-        "bob",
-        phone,
-        Some(ciphertext),
-    )
+    let keyring = crypto::kms_keyring(key, aws_sdk_kms::Client::new(&moto().sdk_config())).await.unwrap();
+    let ciphertext = crypto::encrypt_code(&keyring, POOL, code.as_bytes(), Suite::Cognito).await.unwrap();
+    sample_event(&TriggerSource::SignUp, "us-east-1", POOL, "bob", phone, Some(ciphertext))
 }
 
 #[tokio::test]
@@ -90,16 +60,9 @@ async fn a_redelivered_event_is_sent_once_and_logged_as_duplicate() {
     let second = app.handle(&e).await.unwrap();
     assert_eq!(first["outcome"], "sent");
     assert_eq!(second["outcome"], "duplicate");
-    assert_eq!(
-        second["messageId"], first["messageId"],
-        "the duplicate names the SMS that was sent"
-    );
+    assert_eq!(second["messageId"], first["messageId"], "the duplicate names the SMS that was sent");
     assert_eq!(moto().sms_to(phone).await.len(), 1);
-    let outcomes: Vec<_> = logs
-        .outcomes()
-        .iter()
-        .map(|l| l["outcome"].as_str().unwrap().to_owned())
-        .collect();
+    let outcomes: Vec<_> = logs.outcomes().iter().map(|l| l["outcome"].as_str().unwrap().to_owned()).collect();
     assert_eq!(outcomes, ["sent", "duplicate"]);
     logs.assert_clean(&["ZXQ700001", phone]);
 
@@ -128,15 +91,9 @@ async fn concurrent_deliveries_send_one_sms() {
             Err(e) => e.outcome().to_owned(),
         });
     }
-    assert_eq!(
-        outcomes.iter().filter(|o| *o == "sent").count(),
-        1,
-        "{outcomes:?}"
-    );
+    assert_eq!(outcomes.iter().filter(|o| *o == "sent").count(), 1, "{outcomes:?}");
     assert!(
-        outcomes
-            .iter()
-            .all(|o| ["sent", "duplicate", "duplicate_in_progress"].contains(&o.as_str())),
+        outcomes.iter().all(|o| ["sent", "duplicate", "duplicate_in_progress"].contains(&o.as_str())),
         "{outcomes:?}"
     );
     // Lambda's retry of the ones still in progress finds the message sent.
@@ -145,20 +102,14 @@ async fn concurrent_deliveries_send_one_sms() {
 }
 
 async fn leave_claim(table: &str, e: &Value, lease_offset_secs: i64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let key = message_key(e["request"]["code"].as_str(), e);
     aws_sdk_dynamodb::Client::new(&moto().sdk_config())
         .put_item()
         .table_name(table)
         .item("pk", AttributeValue::S(key))
         .item("status", AttributeValue::S("IN_PROGRESS".into()))
-        .item(
-            "lease_until",
-            AttributeValue::N((now + lease_offset_secs).to_string()),
-        )
+        .item("lease_until", AttributeValue::N((now + lease_offset_secs).to_string()))
         .item("expires_at", AttributeValue::N((now + 86_400).to_string()))
         .send()
         .await
@@ -174,10 +125,7 @@ async fn a_crash_between_claim_and_publish_does_not_lose_the_code() {
     let e = event(&key, phone, "ZXQ700004").await;
     leave_claim(&table, &e, 60).await;
     let err = app.handle(&e).await.unwrap_err();
-    assert_eq!(
-        (err.outcome(), err.is_transient()),
-        ("duplicate_in_progress", true)
-    );
+    assert_eq!((err.outcome(), err.is_transient()), ("duplicate_in_progress", true));
     assert!(moto().sms_to(phone).await.is_empty());
 
     // Its lease has run out (the function timed out or crashed): the next delivery takes over and sends.
@@ -210,19 +158,12 @@ async fn a_permanent_failure_releases_the_claim() {
 #[tokio::test]
 async fn a_missing_table_fails_the_invocation_instead_of_sending_unguarded() {
     let key = moto().create_key().await;
-    let vars: HashMap<&str, &str> = [
-        ("KMS_KEY_ARN", key.as_str()),
-        ("IDEMPOTENCY_TABLE", "no-such-table"),
-        ("SMS_PROBE", "off"),
-    ]
-    .into();
+    let vars: HashMap<&str, &str> =
+        [("KMS_KEY_ARN", key.as_str()), ("IDEMPOTENCY_TABLE", "no-such-table"), ("SMS_PROBE", "off")].into();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
     let app = app::build(&config, &moto().sdk_config()).await.unwrap();
     let phone = "+12065557006";
-    let err = app
-        .handle(&event(&key, phone, "ZXQ700007").await)
-        .await
-        .unwrap_err();
+    let err = app.handle(&event(&key, phone, "ZXQ700007").await).await.unwrap_err();
     assert_eq!(err.outcome(), "idempotency_unavailable");
     assert!(moto().sms_to(phone).await.is_empty());
 }

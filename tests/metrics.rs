@@ -23,14 +23,9 @@ fn turn() -> MutexGuard<'static, ()> {
         metrics::record_cold_start();
         assert!(emitted().is_empty(), "METRICS=off wrote metrics");
 
-        let on =
-            Settings::from_lookup(|k| (k == "METRICS_NAMESPACE").then(|| NAMESPACE.to_owned()))
-                .unwrap();
+        let on = Settings::from_lookup(|k| (k == "METRICS_NAMESPACE").then(|| NAMESPACE.to_owned())).unwrap();
         metrics::init(&on, metrics::SENDER).unwrap();
-        assert!(matches!(
-            metrics::init(&on, metrics::SENDER),
-            Err(MetricsError::Install(_))
-        ));
+        assert!(matches!(metrics::init(&on, metrics::SENDER), Err(MetricsError::Install(_))));
     });
     let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     emitted();
@@ -49,13 +44,10 @@ fn emitted() -> Vec<Value> {
 /// directive; every dimension named in a dimension set is a string member of the root; every metric is a
 /// number (or an array of at most 100 numbers) at the root.
 fn valid_emf(line: &str) -> Value {
-    let doc: Value =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let doc: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     let aws = &doc["_aws"];
     assert!(aws["Timestamp"].is_u64(), "{line}");
-    let directives = aws["CloudWatchMetrics"]
-        .as_array()
-        .expect("CloudWatchMetrics");
+    let directives = aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics");
     assert_eq!(directives.len(), 1, "{line}");
     let d = &directives[0];
     assert_eq!(d["Namespace"], NAMESPACE);
@@ -64,10 +56,7 @@ fn valid_emf(line: &str) -> Value {
         assert!(!set.is_empty() && set.len() <= 30, "{line}");
         for name in set {
             let name = name.as_str().expect("a dimension name");
-            assert!(
-                doc[name].is_string(),
-                "dimension {name} missing from the root: {line}"
-            );
+            assert!(doc[name].is_string(), "dimension {name} missing from the root: {line}");
         }
     }
     let metrics = d["Metrics"].as_array().expect("Metrics");
@@ -76,9 +65,7 @@ fn valid_emf(line: &str) -> Value {
         let name = m["Name"].as_str().expect("a metric name");
         let value = &doc[name];
         let ok = value.is_number()
-            || value
-                .as_array()
-                .is_some_and(|v| !v.is_empty() && v.len() <= 100 && v.iter().all(Value::is_number));
+            || value.as_array().is_some_and(|v| !v.is_empty() && v.len() <= 100 && v.iter().all(Value::is_number));
         assert!(ok, "metric {name} has no value: {line}");
     }
     doc
@@ -118,10 +105,8 @@ fn unit_of<'a>(doc: &'a Value, metric: &str) -> Option<&'a str> {
 fn doc_with<'a>(docs: &'a [Value], metric: &str, dims: &[&str]) -> &'a Value {
     let mut want: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
     want.sort();
-    let found: Vec<&Value> = docs
-        .iter()
-        .filter(|d| metric_names(d).contains(&metric) && dimensions(d) == want)
-        .collect();
+    let found: Vec<&Value> =
+        docs.iter().filter(|d| metric_names(d).contains(&metric) && dimensions(d) == want).collect();
     assert_eq!(found.len(), 1, "{metric} {dims:?} in {docs:#?}");
     found[0]
 }
@@ -131,21 +116,11 @@ fn sent_is_counted_by_trigger_source_and_region_and_in_the_roll_up() {
     let _turn = turn();
     metrics::record_outcome("sent", Some("CustomSMSSender_SignUp"), Some("eu-west-2"));
     metrics::record_outcome("sent", Some("CustomSMSSender_SignUp"), Some("eu-west-2"));
-    metrics::record_outcome(
-        "sent",
-        Some("CustomSMSSender_Authentication"),
-        Some("eu-west-2"),
-    );
+    metrics::record_outcome("sent", Some("CustomSMSSender_Authentication"), Some("eu-west-2"));
     let docs = emitted();
 
-    let sign_up = docs
-        .iter()
-        .find(|d| d["TriggerSource"] == "CustomSMSSender_SignUp")
-        .expect("a SignUp document");
-    assert_eq!(
-        dimensions(sign_up),
-        ["Service", "SnsRegion", "TriggerSource"]
-    );
+    let sign_up = docs.iter().find(|d| d["TriggerSource"] == "CustomSMSSender_SignUp").expect("a SignUp document");
+    assert_eq!(dimensions(sign_up), ["Service", "SnsRegion", "TriggerSource"]);
     assert_eq!(sign_up["Service"], metrics::SENDER);
     assert_eq!(sign_up["SnsRegion"], "eu-west-2");
     assert_eq!(sign_up["Sent"], 2);
@@ -161,11 +136,7 @@ fn sent_is_counted_by_trigger_source_and_region_and_in_the_roll_up() {
 #[test]
 fn failures_carry_their_outcome() {
     let _turn = turn();
-    metrics::record_outcome(
-        "kms_unavailable",
-        Some("CustomSMSSender_ForgotPassword"),
-        Some("us-east-1"),
-    );
+    metrics::record_outcome("kms_unavailable", Some("CustomSMSSender_ForgotPassword"), Some("us-east-1"));
     metrics::record_outcome("invalid_phone_number", None, None);
     let docs = emitted();
 
@@ -175,21 +146,12 @@ fn failures_carry_their_outcome() {
             .unwrap_or_else(|| panic!("no detailed document for {outcome}: {docs:#?}"))
     };
     let kms = detailed("kms_unavailable");
-    assert_eq!(
-        dimensions(kms),
-        ["Outcome", "Service", "SnsRegion", "TriggerSource"]
-    );
+    assert_eq!(dimensions(kms), ["Outcome", "Service", "SnsRegion", "TriggerSource"]);
     assert_eq!(kms["TriggerSource"], "CustomSMSSender_ForgotPassword");
     assert_eq!(kms["Failures"], 1);
     let phone = detailed("invalid_phone_number");
-    assert_eq!(
-        (&phone["TriggerSource"], &phone["SnsRegion"]),
-        (&Value::from("None"), &Value::from("None"))
-    );
-    let by_outcome: Vec<&Value> = docs
-        .iter()
-        .filter(|d| dimensions(d) == ["Outcome", "Service"])
-        .collect();
+    assert_eq!((&phone["TriggerSource"], &phone["SnsRegion"]), (&Value::from("None"), &Value::from("None")));
+    let by_outcome: Vec<&Value> = docs.iter().filter(|d| dimensions(d) == ["Outcome", "Service"]).collect();
     assert_eq!(by_outcome.len(), 2);
     assert_eq!(doc_with(&docs, "Failures", &["Service"])["Failures"], 2);
 }
@@ -197,11 +159,7 @@ fn failures_carry_their_outcome() {
 #[test]
 fn duplicates_latency_parts_and_cold_start() {
     let _turn = turn();
-    metrics::record_outcome(
-        "duplicate",
-        Some("CustomSMSSender_ResendCode"),
-        Some("ap-northeast-1"),
-    );
+    metrics::record_outcome("duplicate", Some("CustomSMSSender_ResendCode"), Some("ap-northeast-1"));
     metrics::record_latency(Stage::Decrypt, Duration::from_micros(3_500));
     metrics::record_latency(Stage::Decrypt, Duration::from_millis(12));
     metrics::record_latency(Stage::Publish, Duration::from_millis(48));

@@ -10,7 +10,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use base64::Engine;
 use cognito_sms_sender::app;
 use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::config::{CallerRole, Config, SmsAttributes, SmsType};
+use cognito_sms_sender::config::{CallerRole, Config};
 use cognito_sms_sender::crypto::{self, EsdkDecrypter, Suite};
 use cognito_sms_sender::event::TriggerSource;
 use cognito_sms_sender::handler::Sender;
@@ -24,40 +24,25 @@ use serde_json::Value;
 const POOL: &str = "us-east-1_MotoPool1";
 
 fn config(key_arn: &str, extra: &[(&str, &str)]) -> Config {
-    let mut vars: HashMap<String, String> = extra
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut vars: HashMap<String, String> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     vars.insert("KMS_KEY_ARN".into(), key_arn.into());
-    vars.entry("SMS_PROBE".into())
-        .or_insert_with(|| "off".into());
+    vars.entry("SMS_PROBE".into()).or_insert_with(|| "off".into());
     Config::from_lookup(|k| vars.get(k).cloned()).expect("valid config")
 }
 
 async fn app_for(key_arn: &str) -> app::App {
-    app::build(&config(key_arn, &[]), &moto().sdk_config())
-        .await
-        .expect("app builds")
+    app::build(&config(key_arn, &[]), &moto().sdk_config()).await.expect("app builds")
 }
 
 async fn encrypt(key_arn: &str, pool: &str, code: &str, suite: Suite) -> String {
     let kms = aws_sdk_kms::Client::new(&moto().sdk_config());
     let keyring = crypto::kms_keyring(key_arn, kms).await.unwrap();
-    crypto::encrypt_code(&keyring, pool, code.as_bytes(), suite)
-        .await
-        .unwrap()
+    crypto::encrypt_code(&keyring, pool, code.as_bytes(), suite).await.unwrap()
 }
 
 fn event(source: &TriggerSource, pool: &str, phone: &str, code: Option<String>) -> Value {
     let region = pool.split('_').next().unwrap();
-    sample_event(
-        source,
-        region,
-        pool,
-        "3f1e6a4c-8b1d-4a5e-9f3a-2c7d9e0b1a2f",
-        phone,
-        code,
-    )
+    sample_event(source, region, pool, "3f1e6a4c-8b1d-4a5e-9f3a-2c7d9e0b1a2f", phone, code)
 }
 
 fn outcome(v: &Value) -> &str {
@@ -76,15 +61,9 @@ async fn every_trigger_source_sends_the_right_text_to_the_right_number() {
             TriggerSource::AdminCreateUser => ("ZXQ&lt;Pw&amp;9".to_owned(), "ZXQ<Pw&9".to_owned()),
             _ => (format!("ZXQ{}", 400_000 + i), format!("ZXQ{}", 400_000 + i)),
         };
-        let ciphertext = if source.carries_code() {
-            Some(encrypt(&key, POOL, &code, Suite::Cognito).await)
-        } else {
-            None
-        };
-        let result = app
-            .handle(&event(source, POOL, &phone, ciphertext))
-            .await
-            .expect("not transient");
+        let ciphertext =
+            if source.carries_code() { Some(encrypt(&key, POOL, &code, Suite::Cognito).await) } else { None };
+        let result = app.handle(&event(source, POOL, &phone, ciphertext)).await.expect("not transient");
         assert_eq!(outcome(&result), "sent", "{source}");
 
         let sent = moto().sms_to(&phone).await;
@@ -96,16 +75,9 @@ async fn every_trigger_source_sends_the_right_text_to_the_right_number() {
         secrets.extend([code, shown, phone]);
     }
     let lines = logs.outcomes();
-    assert_eq!(
-        lines.iter().filter(|l| l["outcome"] == "sent").count(),
-        TriggerSource::KNOWN.len()
-    );
-    assert!(lines
-        .iter()
-        .all(|l| l["phone"].as_str().unwrap().starts_with("+1******")));
-    assert!(lines
-        .iter()
-        .all(|l| l["message_id"].is_string() && l["sns_region"] == "us-east-1"));
+    assert_eq!(lines.iter().filter(|l| l["outcome"] == "sent").count(), TriggerSource::KNOWN.len());
+    assert!(lines.iter().all(|l| l["phone"].as_str().unwrap().starts_with("+1******")));
+    assert!(lines.iter().all(|l| l["message_id"].is_string() && l["sns_region"] == "us-east-1"));
     logs.assert_clean(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
@@ -114,38 +86,20 @@ async fn seoul_pools_send_from_tokyo_with_one_client_reused() {
     let key = moto().create_key().await;
     let sdk = moto().sdk_config();
     let clients = Arc::new(RegionalClients::new(&sdk, None).await);
-    let sms = SmsAttributes {
-        sms_type: SmsType::Transactional,
-        sender_id: None,
-        origination_number: None,
-        max_price: None,
-    };
-    let keyring = crypto::kms_keyring(&key, aws_sdk_kms::Client::new(&sdk))
-        .await
-        .unwrap();
-    let sender = Sender {
-        decrypter: EsdkDecrypter::new(keyring).unwrap(),
-        publisher: SnsPublisher::new(clients.clone(), &sms),
-        probe: NoProbe,
-        ledger: NoLedger,
-        templates: config(&key, &[]).templates,
-        sns_region: None,
-        allowed_pools: None,
-        home_region: "us-east-1".into(),
-    };
+    let keyring = crypto::kms_keyring(&key, aws_sdk_kms::Client::new(&sdk)).await.unwrap();
+    let sender = Sender::new(
+        EsdkDecrypter::new(keyring).unwrap(),
+        SnsPublisher::new(clients.clone()),
+        NoProbe,
+        NoLedger,
+        &config(&key, &[]),
+        "us-east-1",
+    );
     let pool = "ap-northeast-2_Seoul1";
     for n in 0..2 {
         let phone = format!("+8210555{:04}", n);
         let code = encrypt(&key, pool, "ZXQ777777", Suite::Cognito).await;
-        let result = sender
-            .handle(&event(
-                &TriggerSource::Authentication,
-                pool,
-                &phone,
-                Some(code),
-            ))
-            .await
-            .unwrap();
+        let result = sender.handle(&event(&TriggerSource::Authentication, pool, &phone, Some(code))).await.unwrap();
         assert_eq!(outcome(&result), "sent");
         assert_eq!(moto().sms_to(&phone).await.len(), 1);
     }
@@ -159,10 +113,7 @@ async fn committing_and_non_committing_messages_both_decrypt() {
     for (n, suite) in [Suite::Cognito, Suite::Committing].into_iter().enumerate() {
         let phone = format!("+4420790{:05}", n);
         let code = encrypt(&key, POOL, "ZXQ135790", suite).await;
-        let result = app
-            .handle(&event(&TriggerSource::SignUp, POOL, &phone, Some(code)))
-            .await
-            .unwrap();
+        let result = app.handle(&event(&TriggerSource::SignUp, POOL, &phone, Some(code))).await.unwrap();
         assert_eq!(outcome(&result), "sent", "{suite:?}");
         assert!(moto().sms_to(&phone).await[0].0.contains("ZXQ135790"));
     }
@@ -174,18 +125,12 @@ async fn assert_refused(app: &app::App, event: Value, phone: &str, want: &str, s
     let result = app.handle(&event).await.expect("refusals are not retried");
     assert_eq!(outcome(&result), want, "{}", logs.text());
     if !phone.is_empty() {
-        assert!(
-            moto().sms_to(phone).await.is_empty(),
-            "{want}: nothing may be sent"
-        );
+        assert!(moto().sms_to(phone).await.is_empty(), "{want}: nothing may be sent");
     }
     let lines = logs.outcomes();
     assert_eq!(lines.len(), 1, "{want}: one outcome line");
     assert_eq!(lines[0]["outcome"], want);
-    assert!(
-        lines[0]["reason"].as_str().is_some_and(|r| r.len() > 10),
-        "{want}: a reason"
-    );
+    assert!(lines[0]["reason"].as_str().is_some_and(|r| r.len() > 10), "{want}: a reason");
     let mut all = vec![phone];
     all.extend_from_slice(secrets);
     logs.assert_clean(&all);
@@ -221,20 +166,9 @@ async fn codes_for_another_pool_or_key_or_altered_are_refused() {
     .await;
 
     // A flipped byte in the header, the encrypted data key, the body and the signature at the end.
-    let good = base64::engine::general_purpose::STANDARD
-        .decode(encrypt(&key, POOL, code, Suite::Cognito).await)
-        .unwrap();
-    for (n, at) in [
-        5,
-        60,
-        good.len() / 2,
-        good.len() - 120,
-        good.len() - 40,
-        good.len() - 1,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let good =
+        base64::engine::general_purpose::STANDARD.decode(encrypt(&key, POOL, code, Suite::Cognito).await).unwrap();
+    for (n, at) in [5, 60, good.len() / 2, good.len() - 120, good.len() - 40, good.len() - 1].into_iter().enumerate() {
         let mut bad = good.clone();
         bad[at] ^= 0x01;
         let phone = format!("+1206555{:04}", 2100 + n);
@@ -256,27 +190,15 @@ async fn codes_for_another_pool_or_key_or_altered_are_refused() {
     let phone = "+12065552003";
     assert_refused(
         &app,
-        event(
-            &TriggerSource::SignUp,
-            POOL,
-            phone,
-            Some("not base64!".into()),
-        ),
+        event(&TriggerSource::SignUp, POOL, phone, Some("not base64!".into())),
         phone,
         "invalid_base64",
         &[],
     )
     .await;
-    let junk =
-        base64::engine::general_purpose::STANDARD.encode(b"AYAD but not really an ESDK message");
-    assert_refused(
-        &app,
-        event(&TriggerSource::SignUp, POOL, phone, Some(junk)),
-        phone,
-        "invalid_ciphertext",
-        &[],
-    )
-    .await;
+    let junk = base64::engine::general_purpose::STANDARD.encode(b"AYAD but not really an ESDK message");
+    assert_refused(&app, event(&TriggerSource::SignUp, POOL, phone, Some(junk)), phone, "invalid_ciphertext", &[])
+        .await;
 }
 
 #[tokio::test]
@@ -286,20 +208,10 @@ async fn bad_events_are_refused_clearly() {
     let code = encrypt(&key, POOL, "ZXQ112233", Suite::Cognito).await;
 
     let phone = "+12065553001";
-    assert_refused(
-        &app,
-        event(&TriggerSource::SignUp, POOL, phone, None),
-        phone,
-        "missing_code",
-        &[],
-    )
-    .await;
+    assert_refused(&app, event(&TriggerSource::SignUp, POOL, phone, None), phone, "missing_code", &[]).await;
 
     let mut no_phone = event(&TriggerSource::SignUp, POOL, phone, Some(code.clone()));
-    no_phone["request"]["userAttributes"]
-        .as_object_mut()
-        .unwrap()
-        .remove("phone_number");
+    no_phone["request"]["userAttributes"].as_object_mut().unwrap().remove("phone_number");
     assert_refused(&app, no_phone, "", "missing_phone_number", &["ZXQ112233"]).await;
 
     for bad in ["2065553002", "+1 206 555 3002", "+1206555300212345678"] {
@@ -315,27 +227,13 @@ async fn bad_events_are_refused_clearly() {
 
     let unknown = TriggerSource::Unknown("CustomSMSSender_Something".into());
     let phone = "+12065553003";
-    assert_refused(
-        &app,
-        event(&unknown, POOL, phone, Some(code.clone())),
-        phone,
-        "unknown_trigger_source",
-        &[],
-    )
-    .await;
+    assert_refused(&app, event(&unknown, POOL, phone, Some(code.clone())), phone, "unknown_trigger_source", &[]).await;
 
     let mut v2 = event(&TriggerSource::SignUp, POOL, phone, Some(code.clone()));
     v2["request"]["type"] = "customSMSSenderRequestV2".into();
     assert_refused(&app, v2, phone, "unsupported_request_type", &[]).await;
 
-    assert_refused(
-        &app,
-        serde_json::json!({"hello": "world"}),
-        "",
-        "malformed_event",
-        &[],
-    )
-    .await;
+    assert_refused(&app, serde_json::json!({"hello": "world"}), "", "malformed_event", &[]).await;
 }
 
 #[tokio::test]
@@ -353,36 +251,15 @@ async fn sns_caller_role_is_assumed_through_sts() {
         .provide_credentials()
         .await
         .expect("AssumeRole through moto STS");
-    assert_ne!(
-        creds.access_key_id(),
-        "testing",
-        "the role's credentials, not the function's"
-    );
+    assert_ne!(creds.access_key_id(), "testing", "the role's credentials, not the function's");
     assert!(creds.session_token().is_some() && creds.expiry().is_some());
 
-    let app = app::build(
-        &config(
-            &key,
-            &[
-                ("SNS_CALLER_ARN", &role.role_arn),
-                ("SNS_EXTERNAL_ID", "ext-123"),
-            ],
-        ),
-        &sdk,
-    )
-    .await
-    .unwrap();
-    let phone = "+12065554001";
-    let code = encrypt(&key, POOL, "ZXQ998877", Suite::Cognito).await;
-    let result = app
-        .handle(&event(
-            &TriggerSource::ForgotPassword,
-            POOL,
-            phone,
-            Some(code),
-        ))
+    let app = app::build(&config(&key, &[("SNS_CALLER_ARN", &role.role_arn), ("SNS_EXTERNAL_ID", "ext-123")]), &sdk)
         .await
         .unwrap();
+    let phone = "+12065554001";
+    let code = encrypt(&key, POOL, "ZXQ998877", Suite::Cognito).await;
+    let result = app.handle(&event(&TriggerSource::ForgotPassword, POOL, phone, Some(code))).await.unwrap();
     assert_eq!(outcome(&result), "sent");
     assert_eq!(moto().sms_to(phone).await.len(), 1);
 }

@@ -15,7 +15,6 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sns::types::{SmsSandboxPhoneNumber, SmsSandboxPhoneNumberVerificationStatus};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::config::{Config, SmsAttributes, SmsType};
 use cognito_sms_sender::crypto::{DecryptError, Decrypter};
 use cognito_sms_sender::event::TriggerSource;
 use cognito_sms_sender::handler::Sender;
@@ -44,98 +43,89 @@ fn clients(sns: &[&Rule], cw: &[&Rule]) -> Arc<RegionalClients> {
         .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()));
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw, |c| c
         .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled()));
-    Arc::new(RegionalClients::from_factory(Box::new(move |_| {
-        (sns.clone(), cw.clone())
-    })))
+    Arc::new(RegionalClients::from_factory(Box::new(move |_| (sns.clone(), cw.clone()))))
 }
 
 fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P, Q, NoLedger> {
-    let templates =
-        Config::from_lookup(|k| (k == "LOCAL_DEV_KEY_FILE").then(|| "unused".to_owned()))
-            .unwrap()
-            .templates;
-    Sender {
-        decrypter: FixedCode,
-        publisher,
-        probe,
-        ledger: NoLedger,
-        templates,
-        sns_region: None,
-        allowed_pools: None,
-        home_region: "us-east-1".into(),
-    }
+    sender_with(publisher, probe, &[])
+}
+
+fn sender_with<P: Publisher, Q: Probe>(
+    publisher: P,
+    probe: Q,
+    settings: &[(&str, &str)],
+) -> Sender<FixedCode, P, Q, NoLedger> {
+    Sender::new(FixedCode, publisher, probe, NoLedger, &common::dev_config(settings), "us-east-1")
 }
 
 fn event() -> Value {
-    sample_event(
-        &TriggerSource::SignUp,
-        "us-east-1",
-        "us-east-1_Mock",
-        "alice",
-        PHONE,
-        Some("AYAD".into()),
-    )
+    sample_event(&TriggerSource::SignUp, "us-east-1", "us-east-1_Mock", "alice", PHONE, Some("AYAD".into()))
 }
 
 fn publish_ok() -> Rule {
-    mock!(aws_sdk_sns::Client::publish)
-        .then_output(|| PublishOutput::builder().message_id("mid-1").build())
+    mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("mid-1").build())
 }
 
 fn sns_error(status: u16, code: &str, message: &str) -> Rule {
     let body = format!(
         "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
     );
-    mock!(aws_sdk_sns::Client::publish)
-        .sequence()
-        .http_status(status, Some(body))
-        .repeatedly()
-        .build()
+    mock!(aws_sdk_sns::Client::publish).sequence().http_status(status, Some(body)).repeatedly().build()
+}
+
+fn attributes_of(r: &aws_sdk_sns::operation::publish::PublishInput) -> Vec<(String, String, String)> {
+    let mut attrs: Vec<_> = r
+        .message_attributes()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.data_type().to_owned(), v.string_value().unwrap_or("").to_owned()))
+        .collect();
+    attrs.sort();
+    attrs
+}
+
+fn a(k: &str, t: &str, v: &str) -> (String, String, String) {
+    (k.into(), t.into(), v.into())
 }
 
 #[tokio::test]
-async fn publish_carries_the_configured_attributes() {
-    let rule = mock!(aws_sdk_sns::Client::publish)
+async fn publish_carries_the_configured_attributes_as_each_country_allows() {
+    const UK: &str = "+447700900123";
+    let uk = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
-            let attrs = r.message_attributes().cloned().unwrap_or_default();
-            let get = |k: &str| {
-                attrs.get(k).map(|v| {
-                    (
-                        v.data_type().to_owned(),
-                        v.string_value().unwrap_or("").to_owned(),
-                    )
-                })
-            };
-            r.phone_number() == Some(PHONE)
+            r.phone_number() == Some(UK)
                 && r.message().is_some_and(|m| m.contains(CODE))
-                && get("AWS.SNS.SMS.SMSType") == Some(("String".into(), "Transactional".into()))
-                && get("AWS.SNS.SMS.SenderID") == Some(("String".into(), "MyApp".into()))
-                && get("AWS.MM.SMS.OriginationNumber")
-                    == Some(("String".into(), "+18005550199".into()))
-                && get("AWS.SNS.SMS.MaxPrice") == Some(("Number".into(), "0.25".into()))
+                && attributes_of(r)
+                    == [
+                        a("AWS.MM.SMS.OriginationNumber", "String", "+18005550199"),
+                        a("AWS.SNS.SMS.MaxPrice", "Number", "0.25"),
+                        a("AWS.SNS.SMS.SMSType", "String", "Transactional"),
+                        a("AWS.SNS.SMS.SenderID", "String", "MyApp"),
+                    ]
         })
-        .then_output(|| PublishOutput::builder().message_id("mid-attrs").build());
-    let sms = SmsAttributes {
-        sms_type: SmsType::Transactional,
-        sender_id: Some("MyApp".into()),
-        origination_number: Some("+18005550199".into()),
-        max_price: Some("0.25".into()),
-    };
-    let s = sender(SnsPublisher::new(clients(&[&rule], &[]), &sms), NoProbe);
-    let result = s.handle(&event()).await.unwrap();
-    assert_eq!(result["outcome"], "sent");
-    assert_eq!(result["messageId"], "mid-attrs");
-    assert_eq!(rule.num_calls(), 1);
+        .then_output(|| PublishOutput::builder().message_id("mid-uk").build());
+    // The United States does not allow sender IDs: the same settings send without one.
+    let us = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.phone_number() == Some(PHONE)
+                && attributes_of(r)
+                    == [
+                        a("AWS.MM.SMS.OriginationNumber", "String", "+18005550199"),
+                        a("AWS.SNS.SMS.MaxPrice", "Number", "0.25"),
+                        a("AWS.SNS.SMS.SMSType", "String", "Transactional"),
+                    ]
+        })
+        .then_output(|| PublishOutput::builder().message_id("mid-us").build());
+    let settings = [("SENDER_ID", "MyApp"), ("ORIGINATION_NUMBER", "+18005550199"), ("MAX_PRICE", "0.25")];
+    let s = sender_with(SnsPublisher::new(clients(&[&uk, &us], &[])), NoProbe, &settings);
+    let to_uk = sample_event(&TriggerSource::SignUp, "us-east-1", "us-east-1_Mock", "alice", UK, Some("AYAD".into()));
+    assert_eq!(s.handle(&to_uk).await.unwrap()["messageId"], "mid-uk");
+    assert_eq!(s.handle(&event()).await.unwrap()["messageId"], "mid-us");
+    assert_eq!((uk.num_calls(), us.num_calls()), (1, 1));
 }
 
 #[tokio::test]
 async fn publish_errors_are_classified_and_only_transient_ones_retried() {
-    let sms = SmsAttributes {
-        sms_type: SmsType::Transactional,
-        sender_id: None,
-        origination_number: None,
-        max_price: None,
-    };
     let cases = [
         (
             sns_error(
@@ -147,38 +137,22 @@ async fn publish_errors_are_classified_and_only_transient_ones_retried() {
             false,
         ),
         (
-            sns_error(
-                400,
-                "InvalidParameter",
-                "Invalid parameter: MessageAttributes Reason: SenderID +12065550100",
-            ),
+            sns_error(400, "InvalidParameter", "Invalid parameter: MessageAttributes Reason: SenderID +12065550100"),
             "sns_invalid_parameter",
             false,
         ),
         (
-            sns_error(
-                403,
-                "AuthorizationError",
-                "User is not authorized to perform: SNS:Publish",
-            ),
+            sns_error(403, "AuthorizationError", "User is not authorized to perform: SNS:Publish"),
             "sns_access_denied",
             false,
         ),
-        (
-            sns_error(400, "Throttling", "Rate exceeded"),
-            "sns_throttled",
-            true,
-        ),
-        (
-            sns_error(500, "InternalError", "oops"),
-            "sns_service_error",
-            true,
-        ),
+        (sns_error(400, "Throttling", "Rate exceeded"), "sns_throttled", true),
+        (sns_error(500, "InternalError", "oops"), "sns_service_error", true),
         (sns_error(502, "", ""), "sns_service_error", true),
     ];
     for (rule, want, transient) in cases {
         let (logs, _guard) = Logs::capture();
-        let s = sender(SnsPublisher::new(clients(&[&rule], &[]), &sms), NoProbe);
+        let s = sender(SnsPublisher::new(clients(&[&rule], &[])), NoProbe);
         let result = s.handle(&event()).await;
         match (&result, transient) {
             (Err(e), true) => assert_eq!(e.outcome(), want),
@@ -194,11 +168,8 @@ async fn publish_errors_are_classified_and_only_transient_ones_retried() {
 }
 
 fn sandbox(in_sandbox: bool) -> Rule {
-    mock!(aws_sdk_sns::Client::get_sms_sandbox_account_status).then_output(move || {
-        GetSmsSandboxAccountStatusOutput::builder()
-            .is_in_sandbox(in_sandbox)
-            .build()
-    })
+    mock!(aws_sdk_sns::Client::get_sms_sandbox_account_status)
+        .then_output(move || GetSmsSandboxAccountStatusOutput::builder().is_in_sandbox(in_sandbox).build())
 }
 
 fn sandbox_numbers(verified: &'static [&'static str]) -> Rule {
@@ -212,48 +183,28 @@ fn sandbox_numbers(verified: &'static [&'static str]) -> Rule {
                     .build()
             })
             .collect();
-        ListSmsSandboxPhoneNumbersOutput::builder()
-            .set_phone_numbers(Some(numbers))
-            .build()
-            .unwrap()
+        ListSmsSandboxPhoneNumbersOutput::builder().set_phone_numbers(Some(numbers)).build().unwrap()
     })
 }
 
 fn spend_limit(limit: &'static str) -> Rule {
-    mock!(aws_sdk_sns::Client::get_sms_attributes).then_output(move || {
-        GetSmsAttributesOutput::builder()
-            .attributes("MonthlySpendLimit", limit)
-            .build()
-    })
+    mock!(aws_sdk_sns::Client::get_sms_attributes)
+        .then_output(move || GetSmsAttributesOutput::builder().attributes("MonthlySpendLimit", limit).build())
 }
 
 fn spent(usd: f64) -> Rule {
     mock!(aws_sdk_cloudwatch::Client::get_metric_statistics).then_output(move || {
-        GetMetricStatisticsOutput::builder()
-            .datapoints(Datapoint::builder().maximum(usd).build())
-            .build()
+        GetMetricStatisticsOutput::builder().datapoints(Datapoint::builder().maximum(usd).build()).build()
     })
 }
 
 async fn run_probe(sns: &[&Rule], cw: &[&Rule], events: usize, cache_for: Duration) -> Logs {
     let (logs, guard) = Logs::capture();
     let c = clients(sns, cw);
-    let publish = SnsPublisher::new(
-        c.clone(),
-        &SmsAttributes {
-            sms_type: SmsType::Transactional,
-            sender_id: None,
-            origination_number: None,
-            max_price: None,
-        },
-    );
+    let publish = SnsPublisher::new(c.clone());
     let s = sender(publish, SnsProbe::new(c, cache_for));
     for _ in 0..events {
-        assert_eq!(
-            s.handle(&event()).await.unwrap()["outcome"],
-            "sent",
-            "the probe never stops a send"
-        );
+        assert_eq!(s.handle(&event()).await.unwrap()["outcome"], "sent", "the probe never stops a send");
     }
     drop(guard);
     logs.assert_clean(&[CODE, PHONE]);
@@ -261,21 +212,13 @@ async fn run_probe(sns: &[&Rule], cw: &[&Rule], events: usize, cache_for: Durati
 }
 
 fn lines_with(logs: &Logs, outcome: &str) -> Vec<Value> {
-    logs.outcomes()
-        .into_iter()
-        .filter(|l| l["outcome"] == outcome)
-        .collect()
+    logs.outcomes().into_iter().filter(|l| l["outcome"] == outcome).collect()
 }
 
 #[tokio::test]
 async fn sandbox_with_an_unverified_destination_is_reported_as_not_deliverable() {
-    let (p, s, n, l, c) = (
-        publish_ok(),
-        sandbox(true),
-        sandbox_numbers(&["+12065550111"]),
-        spend_limit("10"),
-        spent(1.0),
-    );
+    let (p, s, n, l, c) =
+        (publish_ok(), sandbox(true), sandbox_numbers(&["+12065550111"]), spend_limit("10"), spent(1.0));
     let logs = run_probe(&[&p, &s, &n, &l], &[&c], 1, Duration::from_secs(300)).await;
     let lines = lines_with(&logs, "SNSSandbox");
     assert_eq!(lines.len(), 1);
@@ -286,13 +229,7 @@ async fn sandbox_with_an_unverified_destination_is_reported_as_not_deliverable()
 
 #[tokio::test]
 async fn sandbox_with_a_verified_destination_is_deliverable() {
-    let (p, s, n, l, c) = (
-        publish_ok(),
-        sandbox(true),
-        sandbox_numbers(&[PHONE]),
-        spend_limit("10"),
-        spent(1.0),
-    );
+    let (p, s, n, l, c) = (publish_ok(), sandbox(true), sandbox_numbers(&[PHONE]), spend_limit("10"), spent(1.0));
     let logs = run_probe(&[&p, &s, &n, &l], &[&c], 1, Duration::from_secs(300)).await;
     let lines = lines_with(&logs, "SNSSandbox");
     assert_eq!(lines[0]["destination_verified"], true);
@@ -303,11 +240,7 @@ async fn sandbox_with_a_verified_destination_is_deliverable() {
 async fn production_account_under_budget_reports_nothing() {
     let (p, s, l, c) = (publish_ok(), sandbox(false), spend_limit("10"), spent(7.99));
     let logs = run_probe(&[&p, &s, &l], &[&c], 1, Duration::from_secs(300)).await;
-    let names: Vec<_> = logs
-        .outcomes()
-        .iter()
-        .map(|l| l["outcome"].as_str().unwrap().to_owned())
-        .collect();
+    let names: Vec<_> = logs.outcomes().iter().map(|l| l["outcome"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["sent"]);
 }
 
@@ -322,10 +255,7 @@ async fn spend_warning_from_80_percent_and_error_at_the_limit() {
     let (p, s, l, c) = (publish_ok(), sandbox(false), spend_limit("10"), spent(10.0));
     let logs = run_probe(&[&p, &s, &l], &[&c], 1, Duration::from_secs(300)).await;
     let reached = lines_with(&logs, "SpendingLimitReached");
-    assert_eq!(
-        (reached.len(), reached[0]["level"].as_str()),
-        (1, Some("ERROR"))
-    );
+    assert_eq!((reached.len(), reached[0]["level"].as_str()), (1, Some("ERROR")));
     assert_eq!(reached[0]["spent_usd"], 10.0);
 }
 

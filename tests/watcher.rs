@@ -15,24 +15,10 @@ use common::Logs;
 use serde_json::{json, Value};
 
 /// Every full number in the fixtures: none may appear in a log line or a metric.
-const NUMBERS: [&str; 5] = [
-    "+12065550100",
-    "+447700900123",
-    "+12065550199",
-    "+819012345678",
-    "+12065550142",
-];
+const NUMBERS: [&str; 5] = ["+12065550100", "+447700900123", "+12065550199", "+819012345678", "+12065550142"];
 
 fn fixture(name: &str) -> String {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "tests",
-        "fixtures",
-        "delivery-status",
-        name,
-    ]
-    .iter()
-    .collect();
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "delivery-status", name].iter().collect();
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -64,11 +50,7 @@ fn turn() -> MutexGuard<'static, ()> {
 fn emf() -> Vec<Value> {
     let mut out = Vec::new();
     metrics::flush_to(&mut out).unwrap();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 #[test]
@@ -93,68 +75,39 @@ fn a_subscription_batch_is_logged_and_counted_by_class() {
 
     let lines = logs.outcomes();
     assert_eq!(lines.len(), 6, "{lines:#?}");
-    let failed: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["outcome"] == watcher::DELIVERY_FAILED)
-        .collect();
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == watcher::DELIVERY_FAILED).collect();
     assert_eq!(failed.len(), 5);
-    let quota = failed
-        .iter()
-        .find(|l| l["class"] == "SpendingLimitReached")
-        .unwrap();
+    let quota = failed.iter().find(|l| l["class"] == "SpendingLimitReached").unwrap();
     assert_eq!(quota["level"], "ERROR");
     assert_eq!(quota["phone"], "+4*******0123");
     assert_eq!(quota["country"], "GB");
     assert_eq!(quota["message_id"], "8c1de487-da4b-5c67-9d2a-b95f017e32b3");
     assert_eq!(quota["sns_region"], "us-east-1");
     assert_eq!(quota["provider_response"], "No quota left for account");
-    assert!(quota["reason"]
-        .as_str()
-        .unwrap()
-        .contains("MonthlySpendLimit"));
-    let blocked = failed
-        .iter()
-        .find(|l| l["provider_response"] == "Phone carrier has blocked this message")
-        .unwrap();
+    assert!(quota["reason"].as_str().unwrap().contains("MonthlySpendLimit"));
+    let blocked = failed.iter().find(|l| l["provider_response"] == "Phone carrier has blocked this message").unwrap();
     assert_eq!(blocked["class"], "CarrierFailure");
     assert_eq!(blocked["level"], "WARN");
     assert_eq!(blocked["country"], "JP");
-    assert_eq!(
-        (&blocked["mcc"], &blocked["mnc"]),
-        (&json!(440), &json!(10))
-    );
+    assert_eq!((&blocked["mcc"], &blocked["mnc"]), (&json!(440), &json!(10)));
     assert_eq!(blocked["price_usd"], 0.07451);
     assert_eq!(blocked["sms_type"], "Transactional");
-    let documented = failed
-        .iter()
-        .find(|l| l["message_id"] == "1077257a-92f3-5ca3-bc97-6a915b310625")
-        .unwrap();
+    let documented = failed.iter().find(|l| l["message_id"] == "1077257a-92f3-5ca3-bc97-6a915b310625").unwrap();
     // SNS writes 0 for an unknown network: not worth a field.
     assert!(documented.get("mcc").is_none() && documented.get("mnc").is_none());
     assert_eq!(documented["phone"], "+1******0100");
     let sandbox = failed.iter().find(|l| l["class"] == "SNSSandbox").unwrap();
     assert_eq!(sandbox["level"], "ERROR");
-    let unreadable = lines
-        .iter()
-        .find(|l| l["outcome"] == watcher::UNREADABLE)
-        .unwrap();
+    let unreadable = lines.iter().find(|l| l["outcome"] == watcher::UNREADABLE).unwrap();
     assert_eq!(unreadable["level"], "WARN");
 
-    let by_class: Vec<(&str, u64)> = docs
-        .iter()
-        .filter_map(|d| Some((d.get("Class")?.as_str()?, d["DeliveryFailures"].as_u64()?)))
-        .collect();
+    let by_class: Vec<(&str, u64)> =
+        docs.iter().filter_map(|d| Some((d.get("Class")?.as_str()?, d["DeliveryFailures"].as_u64()?))).collect();
     let mut by_class = by_class;
     by_class.sort();
     assert_eq!(
         by_class,
-        [
-            ("CarrierFailure", 2),
-            ("OptedOut", 1),
-            ("SNSSandbox", 1),
-            ("SpendingLimitReached", 1),
-            ("Unknown", 1)
-        ]
+        [("CarrierFailure", 2), ("OptedOut", 1), ("SNSSandbox", 1), ("SpendingLimitReached", 1), ("Unknown", 1)]
     );
     for doc in &docs {
         let cw = &doc["_aws"]["CloudWatchMetrics"][0];
@@ -168,10 +121,7 @@ fn a_subscription_batch_is_logged_and_counted_by_class() {
             assert_eq!(dims, &[json!("Service")]);
             assert_eq!(doc["DeliveryFailures"], 6);
         }
-        assert_eq!(
-            cw["Metrics"],
-            json!([{"Name": "DeliveryFailures", "Unit": "Count"}])
-        );
+        assert_eq!(cw["Metrics"], json!([{"Name": "DeliveryFailures", "Unit": "Count"}]));
     }
 
     let everything = format!("{}\n{}", logs.text(), serde_json::to_string(&docs).unwrap());
@@ -230,7 +180,5 @@ fn every_failure_fixture_has_its_class() {
         assert!(status.is_failure(), "{file}");
         assert_eq!(status.class(), class, "{file}");
     }
-    assert!(!DeliveryStatus::parse(&fixture("success.json"))
-        .unwrap()
-        .is_failure());
+    assert!(!DeliveryStatus::parse(&fixture("success.json")).unwrap().is_failure());
 }

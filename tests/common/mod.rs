@@ -26,7 +26,9 @@ pub fn moto() -> &'static Moto {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {python}: {e}. Run scripts/test, which installs it (scripts/setup)."));
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto with {python}: {e}. Run scripts/test, which installs it (scripts/setup).")
+            });
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("moto prints its port");
         let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("moto did not start: {line:?}"));
@@ -47,13 +49,9 @@ impl Moto {
             .endpoint_url(&self.url)
             .time_source(aws_smithy_async::time::SystemTimeSource::new())
             .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        "testing", "testing", None, None, "tests",
-                    ),
-                ),
-            )
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("testing", "testing", None, None, "tests"),
+            ))
             .build()
     }
 
@@ -78,10 +76,7 @@ impl Moto {
             .flatten()
             .filter(|s| s["phone_number"] == phone)
             .map(|s| {
-                (
-                    s["message"].as_str().unwrap_or("").to_owned(),
-                    s["message_id"].as_str().unwrap_or("").to_owned(),
-                )
+                (s["message"].as_str().unwrap_or("").to_owned(), s["message_id"].as_str().unwrap_or("").to_owned())
             })
             .collect()
     }
@@ -156,18 +151,12 @@ impl Logs {
 
     /// Every line, parsed.
     pub fn lines(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON log line"))
-            .collect()
+        self.text().lines().map(|l| serde_json::from_str(l).expect("JSON log line")).collect()
     }
 
     /// The lines that carry an `outcome` field.
     pub fn outcomes(&self) -> Vec<Value> {
-        self.lines()
-            .into_iter()
-            .filter(|l| l.get("outcome").is_some())
-            .collect()
+        self.lines().into_iter().filter(|l| l.get("outcome").is_some()).collect()
     }
 
     /// Asserts that no secret appears anywhere in the captured logs, and records them for the suite-wide scan.
@@ -176,10 +165,7 @@ impl Logs {
         for s in secrets.iter().filter(|s| !s.is_empty()) {
             if let Some(line) = text.lines().find(|l| l.contains(s)) {
                 let shown: String = line.replace(s, "<SECRET>").chars().take(400).collect();
-                panic!(
-                    "a secret ({} chars) appears in this log line: {shown}",
-                    s.len()
-                );
+                panic!("a secret ({} chars) appears in this log line: {shown}", s.len());
             }
         }
         assert_no_unmasked_number(&text);
@@ -192,14 +178,8 @@ pub fn assert_no_unmasked_number(text: &str) {
     let bytes = text.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'+' {
-            let digits = bytes[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .count();
-            assert!(
-                digits < 8,
-                "an unmasked phone number appears in the logs near byte {i}"
-            );
+            let digits = bytes[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            assert!(digits < 8, "an unmasked phone number appears in the logs near byte {i}");
         }
     }
 }
@@ -209,11 +189,15 @@ fn record_for_suite_scan(text: &str) {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs");
     let _ = std::fs::create_dir_all(&dir);
     let file = dir.join(format!("{}.jsonl", std::process::id()));
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)
-    {
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
         let _ = f.write_all(text.as_bytes());
     }
+}
+
+/// A configuration that needs no AWS (the development key path is never read), with `extra` settings.
+pub fn dev_config(extra: &[(&str, &str)]) -> cognito_sms_sender::config::Config {
+    let mut vars: std::collections::HashMap<String, String> =
+        extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    vars.entry("LOCAL_DEV_KEY_FILE".into()).or_insert_with(|| "unused".into());
+    cognito_sms_sender::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test config")
 }
