@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import shlex
 import math
 import os
 import platform
@@ -362,6 +363,9 @@ def lambda_env(backend, spec):
     }
     env.update(aws_env(backend))
     env.update(spec.get("env", {}))
+    if spec["name"] == "ours":
+        # BENCH_OURS_ENV="METRICS=off,RUST_LOG=warn": extra settings for ours, to measure what they cost.
+        env.update(kv.split("=", 1) for kv in os.environ.get("BENCH_OURS_ENV", "").split(",") if "=" in kv)
     return env
 
 
@@ -369,7 +373,10 @@ def impl_specs(binary):
     node_dir = os.path.join(PEERS, "node")
     py_dir = os.path.join(PEERS, "python")
     return {
-        "ours": {"name": "ours", "cmd": [binary], "cwd": tempfile.gettempdir(), "handler": "bootstrap"},
+        # BENCH_OURS_PREFIX (e.g. "perf record -g -o /tmp/ours.perf --") wraps ours for profiling; its figures
+        # then include the wrapper, so use it only to find where time goes.
+        "ours": {"name": "ours", "cmd": shlex.split(os.environ.get("BENCH_OURS_PREFIX", "")) + [binary],
+                 "cwd": tempfile.gettempdir(), "handler": "bootstrap"},
         "node": {"name": "node", "cmd": ["node", "runtime.js", "index.handler"], "cwd": node_dir, "handler": "index.handler"},
         "python": {
             "name": "python",
@@ -603,7 +610,8 @@ def versions(binary):
         except OSError:
             return None
 
-    profile = "release" if "/release/" in binary else "debug" if "/debug/" in binary else "unknown"
+    profile = ("release" if "/release/" in binary or "/lambda/" in binary
+               else "debug" if "/debug/" in binary else "unknown")
     git = cmd_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
     dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"])
     return {
