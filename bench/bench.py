@@ -464,9 +464,13 @@ async def measure(impl, spec, backend, events, args, work):
         log0 = os.path.getsize(log_path)
         t0 = time.perf_counter()
         latencies = []
-        for _ in range(args.events):
+        # Peak RSS along the warm loop (soak: memory must stay flat), sampled at 1,000, 10,000, … events.
+        hwm_at = {}
+        for n_done in range(1, args.events + 1):
             kind, ms, body = await proc.invoke(next_event())
             latencies.append(ms)
+            if n_done in (100, 1000, 10_000, 100_000):
+                hwm_at[n_done] = tree_hwm_kib(pid) / 1024
             if kind != "response":
                 errors.append(body.decode(errors="replace")[:500])
         wall = time.perf_counter() - t0
@@ -508,6 +512,7 @@ async def measure(impl, spec, backend, events, args, work):
         "cpu_user_ms_per_event": (u1 - u0) * 1000 / n,
         "cpu_sys_ms_per_event": (s1 - s0) * 1000 / n,
         "peak_rss_mib": hwm / 1024,
+        "peak_rss_mib_after_warm_events": hwm_at,
         "threads": threads,
         "log_bytes_per_event": (log1 - log0) / n,
         "backend_cpu_ms_per_event": (b1 - b0) * 1000 / n,
@@ -809,7 +814,9 @@ async def run(args):
                 results["backends"][kind][impl] = r
                 log(f"{kind}: {impl}: ready {r['cold_ready_ms']:.1f} ms, first response {r['cold_first_response_ms']:.1f} ms, "
                     f"p50 {r['warm_p50_ms']:.2f} ms, p99 {r['warm_p99_ms']:.2f} ms, CPU {r['cpu_ms_per_event']:.3f} ms/event, "
-                    f"RSS {r['peak_rss_mib']:.1f} MiB, errors {r['errors']}, verified {r['verified']}")
+                    f"RSS {r['peak_rss_mib']:.1f} MiB (after warm events: "
+                    + ", ".join(f"{k}: {v:.1f}" for k, v in r["peak_rss_mib_after_warm_events"].items())
+                    + f"), errors {r['errors']}, verified {r['verified']}")
         finally:
             backend.stop()
     log("sizing deployment zips")
