@@ -9,7 +9,6 @@ use regex::Regex;
 use crate::catalogue::{self, Catalogue};
 use crate::region::is_region_name;
 use crate::routing::Routes;
-use crate::template::Templates;
 
 /// Where the decryption key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +86,6 @@ pub struct Config {
     pub sns_region: Option<String>,
     pub sms: SmsAttributes,
     pub caller_role: Option<CallerRole>,
-    /// The default locale's templates of [`Config::catalogue`] (overrides applied), for callers that send
-    /// every user the same language.
-    pub templates: Templates,
     /// Messages per trigger source and locale: `SMS_TEMPLATES_FILE` or the built-in catalogue, with
     /// `SMS_TEMPLATE…`, `SMS_VAR_…`, `MAX_SMS_PARTS` and `SMS_LOCALE_METADATA_KEY` applied.
     pub catalogue: Catalogue,
@@ -204,7 +200,6 @@ impl Config {
                 bad("SMS_TEMPLATES_FILE", e.to_string())
             }
         })?;
-        let templates = catalogue.default_templates();
 
         let probe = ProbeSettings {
             enabled: match get("SMS_PROBE").as_deref() {
@@ -267,7 +262,6 @@ impl Config {
             sns_region,
             sms,
             caller_role,
-            templates,
             catalogue,
             routes,
             probe,
@@ -422,7 +416,7 @@ mod tests {
         assert_eq!(c.catalogue.default_locale(), "en");
         assert_eq!(c.catalogue.origin(), crate::catalogue::BUILT_IN_ORIGIN);
         let sign_up = &crate::event::TriggerSource::SignUp;
-        assert_eq!(c.templates.get(sign_up), c.catalogue.template(sign_up, None, None).map(|t| t.0));
+        assert_eq!(c.catalogue.template(sign_up, None, None).unwrap().0.render("7", "u").as_str(), "Hi 7");
         assert_eq!(c.routes.default_route().sms_attributes(), c.sms);
         // A file's mistake is reported under the variable that names the file, with the file's key in it.
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");

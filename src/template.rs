@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use zeroize::Zeroizing;
 
-use crate::event::TriggerSource;
 
 /// Cognito's code placeholder. `<####>` is accepted as another spelling of it.
 pub const CODE_PLACEHOLDER: &str = "{####}";
@@ -139,80 +138,6 @@ fn placeholder_like(s: &str) -> Option<&str> {
     plausible.then(|| &s[..end + 2])
 }
 
-/// The built-in wording per trigger source. Short, plain GSM-7 text that fits one SMS with a code.
-pub fn default_text(source: &TriggerSource) -> &'static str {
-    match source {
-        TriggerSource::SignUp => {
-            "Your verification code is {####}. Enter it to finish signing up. Don't share it with anyone."
-        }
-        TriggerSource::ResendCode => "Your new verification code is {####}. Don't share it with anyone.",
-        TriggerSource::ForgotPassword => {
-            "Your password reset code is {####}. If you didn't ask to reset your password, ignore this message."
-        }
-        TriggerSource::UpdateUserAttribute => {
-            "Your code to confirm this phone number is {####}. Don't share it with anyone."
-        }
-        TriggerSource::VerifyUserAttribute => {
-            "Your phone number verification code is {####}. Don't share it with anyone."
-        }
-        TriggerSource::Authentication => {
-            "Your sign-in code is {####}. Don't share it with anyone. We will never ask you for it."
-        }
-        TriggerSource::AdminCreateUser => {
-            "You have been invited. Sign in as {username} with temporary password {####} and choose a new password."
-        }
-        TriggerSource::AccountTakeOverNotification => {
-            "We noticed an unusual sign-in to your account. If it wasn't you, change your password now."
-        }
-        TriggerSource::Unknown(_) => "Your code is {####}.",
-    }
-}
-
-/// The template for every known trigger source, resolved once at init.
-#[derive(Debug, Clone)]
-pub struct Templates {
-    by_source: HashMap<TriggerSource, Template>,
-}
-
-/// A template variable that does not pass the checks, named so the operator can find it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable} {error}")]
-pub struct TemplateConfigError {
-    pub variable: String,
-    pub error: TemplateError,
-}
-
-impl Templates {
-    /// Templates already resolved elsewhere (the catalogue's default locale).
-    pub fn new(by_source: HashMap<TriggerSource, Template>) -> Self {
-        Templates { by_source }
-    }
-
-    /// Resolves each source's template: `SMS_TEMPLATE_<SOURCE>`, else `SMS_TEMPLATE`, else the default.
-    /// `SMS_TEMPLATE` is not applied to the takeover notice, which has no code to show.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TemplateConfigError> {
-        let mut by_source = HashMap::new();
-        for source in TriggerSource::KNOWN {
-            let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
-            let needs_code = source.carries_code();
-            let (variable, text) = match (lookup(&specific), needs_code.then(|| lookup("SMS_TEMPLATE")).flatten()) {
-                (Some(t), _) => (specific, t),
-                (None, Some(t)) => ("SMS_TEMPLATE".to_owned(), t),
-                (None, None) => ("the built-in template".to_owned(), default_text(&source).to_owned()),
-            };
-            let template =
-                Template::parse(&text, needs_code).map_err(|error| TemplateConfigError { variable, error })?;
-            by_source.insert(source, template);
-        }
-        Ok(Templates { by_source })
-    }
-
-    /// The template for a known source; `None` for `Unknown`.
-    pub fn get(&self, source: &TriggerSource) -> Option<&Template> {
-        self.by_source.get(source)
-    }
-}
-
 /// Undoes the HTML escaping Cognito may apply to temporary passwords (`&lt;`, `&gt;`, `&amp;`, …).
 pub fn unescape_password(raw: &str) -> Zeroizing<String> {
     Zeroizing::new(html_escape::decode_html_entities(raw).into_owned())
@@ -260,38 +185,6 @@ mod tests {
         );
         // Braces that are not a placeholder are text.
         assert!(Template::parse("Use {the code}: {####}", true).is_ok());
-    }
-
-    #[test]
-    fn every_default_is_valid_and_fits() {
-        for s in TriggerSource::KNOWN {
-            let t = Template::parse(default_text(&s), s.carries_code()).unwrap();
-            assert_eq!(t.uses_code(), s.carries_code(), "{s}");
-            assert!(t.render("12345678", "someone").len() <= 160, "{s}");
-        }
-    }
-
-    #[test]
-    fn env_overrides_resolve_specific_then_general() {
-        let env: HashMap<&str, &str> =
-            [("SMS_TEMPLATE", "General {####}"), ("SMS_TEMPLATE_FORGOT_PASSWORD", "Reset {####}")].into();
-        let t = Templates::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
-        let fill = |s: TriggerSource| t.get(&s).unwrap().render("9", "u").to_string();
-        assert_eq!(fill(TriggerSource::ForgotPassword), "Reset 9");
-        assert_eq!(fill(TriggerSource::SignUp), "General 9");
-        assert_eq!(
-            fill(TriggerSource::AccountTakeOverNotification),
-            default_text(&TriggerSource::AccountTakeOverNotification)
-        );
-        assert!(t.get(&TriggerSource::Unknown("x".into())).is_none());
-    }
-
-    #[test]
-    fn bad_override_names_the_variable() {
-        let err =
-            Templates::from_lookup(|k| (k == "SMS_TEMPLATE_AUTHENTICATION").then(|| "no code".into())).unwrap_err();
-        assert_eq!(err.variable, "SMS_TEMPLATE_AUTHENTICATION");
-        assert!(err.to_string().starts_with("SMS_TEMPLATE_AUTHENTICATION has no {####}"));
     }
 
     #[test]

@@ -17,7 +17,6 @@ use cognito_sms_sender::handler::Sender;
 use cognito_sms_sender::idempotency::NoLedger;
 use cognito_sms_sender::probe::NoProbe;
 use cognito_sms_sender::sns::{publishing_config, RegionalClients, SnsPublisher};
-use cognito_sms_sender::template::{default_text, Template};
 use common::{moto, Logs};
 use serde_json::Value;
 
@@ -68,7 +67,7 @@ async fn every_trigger_source_sends_the_right_text_to_the_right_number() {
 
         let sent = moto().sms_to(&phone).await;
         assert_eq!(sent.len(), 1, "{source}: exactly one SMS");
-        let template = Template::parse(default_text(source), source.carries_code()).unwrap();
+        let template = config(&key, &[]).catalogue.template(source, None, None).unwrap().0.clone();
         let expected = template.render(if source.carries_code() { &shown } else { "" }, &phone);
         assert_eq!(sent[0].0, expected.as_str(), "{source}");
         assert_eq!(result["messageId"], sent[0].1.as_str());

@@ -6,12 +6,13 @@ use std::sync::OnceLock;
 use cognito_sms_sender::event::CustomSmsSenderEvent;
 use cognito_sms_sender::phone::{mask, PhoneNumber};
 use cognito_sms_sender::region::sns_region;
-use cognito_sms_sender::template::{sign_in_name, unescape_password, Templates};
+use cognito_sms_sender::catalogue::Catalogue;
+use cognito_sms_sender::template::{sign_in_name, unescape_password};
 use libfuzzer_sys::fuzz_target;
 
-fn templates() -> &'static Templates {
-    static T: OnceLock<Templates> = OnceLock::new();
-    T.get_or_init(|| Templates::from_lookup(|_| None).expect("built-in templates are valid"))
+fn catalogue() -> &'static Catalogue {
+    static C: OnceLock<Catalogue> = OnceLock::new();
+    C.get_or_init(|| Catalogue::load(|_| None).expect("the built-in catalogue is valid"))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((source, _pool)) = event.validate() {
         let code = unescape_password(event.request.code.as_deref().unwrap_or(""));
         let name = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
-        if let Some(t) = templates().get(source) {
+        if let Some((t, _locale)) = catalogue().template_for(source, &event.request) {
             let body = t.render(&code, name);
             assert!(body.contains(name));
         }
