@@ -82,15 +82,8 @@ def test_cfn_lint_reports_nothing():
     assert result.returncode == 0 and result.stdout.strip() == "", result.stdout + result.stderr
 
 
-def test_sam_validate_lint():
-    sam = ROOT / ".venv-deploy" / "bin" / "sam"
-    if not sam.exists():
-        pytest.skip("deploy tools not installed (python3 -m venv .venv-deploy && "
-                    ".venv-deploy/bin/pip install -r requirements-deploy.txt)")
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
-    result = subprocess.run([str(sam), "validate", "--lint", "--template", str(TEMPLATE)], capture_output=True,
-                            text=True, timeout=300, env=env, cwd=ROOT)
-    assert result.returncode == 0 and "is a valid SAM Template" in result.stdout, result.stdout + result.stderr
+# `sam validate --lint` needs aws-sam-cli, which lives in .venv-deploy: scripts/check-deploy runs it (in CI),
+# so this suite never skips a check for want of it.
 
 
 # ---------------------------------------------------------------------------------------- least privilege --
