@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use zeroize::Zeroizing;
 
-
 /// Cognito's code placeholder. `<####>` is accepted as another spelling of it.
 pub const CODE_PLACEHOLDER: &str = "{####}";
 const CODE_PLACEHOLDER_ALT: &str = "<####>";
