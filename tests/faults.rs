@@ -135,26 +135,9 @@ async fn sns_throttled_three_times_then_fine_sends_once() {
     assert_eq!(publish.num_calls(), 4);
 }
 
-async fn ddb_table() -> String {
-    use aws_sdk_dynamodb::types::*;
-    let name = format!("faults-{}", fastrand::u64(..));
-    aws_sdk_dynamodb::Client::new(&moto().sdk_config())
-        .create_table()
-        .table_name(&name)
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    name
-}
-
 #[tokio::test]
 async fn sns_failing_until_the_deadline_returns_an_error_and_the_retry_sends_once() {
-    let table = ddb_table().await;
+    let table = moto().create_ledger_table().await;
     let ledger =
         || DynamoLedger::new(aws_sdk_dynamodb::Client::new(&moto().sdk_config()), &table, Duration::from_secs(3600));
     let e = event("AYAD-same-message");

@@ -5,9 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_sms_sender::app;
 use cognito_sms_sender::cli::sample_event;
 use cognito_sms_sender::config::Config;
@@ -19,25 +17,9 @@ use serde_json::Value;
 
 const POOL: &str = "us-east-1_Idem1";
 
-async fn table() -> String {
-    let name = format!("sms-ledger-{}", fastrand::u64(..));
-    let ddb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
-    ddb.create_table()
-        .table_name(&name)
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("moto CreateTable");
-    name
-}
-
 async fn setup() -> (app::App, String, String) {
     let key = moto().create_key().await;
-    let table = table().await;
+    let table = moto().create_ledger_table().await;
     let vars: HashMap<&str, &str> =
         [("KMS_KEY_ARN", key.as_str()), ("IDEMPOTENCY_TABLE", table.as_str()), ("SMS_PROBE", "off")].into();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();

@@ -62,6 +62,30 @@ impl Moto {
         key.key_metadata.expect("metadata").arn.expect("arn")
     }
 
+    /// A fresh idempotency table shaped like the template's (`pk` S, on demand); returns its name.
+    pub async fn create_ledger_table(&self) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let name = format!("sms-ledger-{}", fastrand::u64(..));
+        aws_sdk_dynamodb::Client::new(&self.sdk_config())
+            .create_table()
+            .table_name(&name)
+            .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("moto CreateTable");
+        name
+    }
+
     /// The SMS moto recorded for `phone`: (message, message_id).
     pub async fn sms_to(&self, phone: &str) -> Vec<(String, String)> {
         let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.url))
