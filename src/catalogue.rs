@@ -400,7 +400,8 @@ fn is_locale_tag(norm: &str) -> bool {
     lang_ok && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-fn line_col(text: &str, offset: usize) -> String {
+/// "line L, column C" of a byte offset, for TOML parse errors in the catalogue and routing files.
+pub(crate) fn line_col(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use aws_sdk_sns::types::MessageAttributeValue;
 use phonenumber::country::Id;
 
+use crate::catalogue::line_col;
 use crate::config::{SmsAttributes, SmsType};
 use crate::event::TriggerSource;
 use crate::phone::PhoneNumber;
@@ -506,13 +507,6 @@ fn dlt_id(v: Option<String>, key: &str) -> Result<Option<String>, (String, Strin
         }
     }
     Ok(v)
-}
-
-fn line_col(text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("line {line}, column {col}")
 }
 
 #[cfg(test)]
