@@ -12,6 +12,7 @@ use crate::idempotency::{Claim, DynamoLedger, Ledger, LedgerError, NoLedger};
 use crate::phone::PhoneNumber;
 use crate::probe::{Finding, NoProbe, Probe, SnsProbe};
 use crate::sns::{Attributes, Outbox, PublishError, Publisher, RegionalClients, SnsPublisher};
+use crate::warmup::Check;
 
 /// SNS, or the local outbox.
 pub enum AnyPublisher {
@@ -30,6 +31,12 @@ impl Publisher for AnyPublisher {
         match self {
             AnyPublisher::Sns(p) => p.publish(region, phone, body, attributes).await,
             AnyPublisher::Outbox(p) => p.publish(region, phone, body, attributes).await,
+        }
+    }
+    async fn warm_up(&self, region: &str) -> Check {
+        match self {
+            AnyPublisher::Sns(p) => p.warm_up(region).await,
+            AnyPublisher::Outbox(p) => p.warm_up(region).await,
         }
     }
 }
@@ -74,6 +81,12 @@ impl Ledger for AnyLedger {
             AnyLedger::Off(l) => l.release(key).await,
         }
     }
+    async fn warm_up(&self) -> Check {
+        match self {
+            AnyLedger::Dynamo(l) => l.warm_up().await,
+            AnyLedger::Off(l) => l.warm_up().await,
+        }
+    }
 }
 
 /// The function as deployed (or run locally).
@@ -92,8 +105,13 @@ pub enum InitError {
 
 /// Builds the keyring, clients, publisher and probe once.
 pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
+    let mut key_check = None;
     let keyring = match &config.key {
-        KeySource::Kms { key_arn } => crypto::kms_keyring(key_arn, aws_sdk_kms::Client::new(sdk)).await?,
+        KeySource::Kms { key_arn } => {
+            let kms = aws_sdk_kms::Client::new(sdk);
+            key_check = Some((kms.clone(), key_arn.clone()));
+            crypto::kms_keyring(key_arn, kms).await?
+        }
         KeySource::LocalDev { path } => {
             tracing::warn!(path = %path, "using the PUBLIC development key: for local runs only, never deploy with LOCAL_DEV_KEY_FILE");
             let text = std::fs::read_to_string(path)
@@ -124,7 +142,11 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         tracing::warn!(check = "routing", reason = %warning, "check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
     }
     let home_region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned());
-    Ok(Sender::new(EsdkDecrypter::new(keyring)?, publisher, probe, ledger, config, home_region))
+    let mut decrypter = EsdkDecrypter::new(keyring).await?;
+    if let Some((kms, key_arn)) = key_check {
+        decrypter = decrypter.with_key_check(kms, key_arn);
+    }
+    Ok(Sender::new(decrypter, publisher, probe, ledger, config, home_region))
 }
 
 /// The AWS config the function runs with: the standard chain (which honours `AWS_ENDPOINT_URL`,

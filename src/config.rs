@@ -98,6 +98,8 @@ pub struct Config {
     pub idempotency: Option<IdempotencyTable>,
     /// `LOCAL_OUTBOX`: write messages to this file (`-` for stdout) instead of calling SNS. Local runs only.
     pub local_outbox: Option<String>,
+    /// `WARM_UP` (default on): open the KMS, SNS and DynamoDB connections at init ([`crate::warmup`]).
+    pub warm_up: bool,
 }
 
 /// A setting that is missing or not allowed.
@@ -254,6 +256,12 @@ impl Config {
             ));
         }
 
+        let warm_up = match get("WARM_UP").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(bad("WARM_UP", format!("{other:?} is not allowed; use on or off"))),
+        };
+
         let sms = SmsAttributes { sms_type, sender_id, origination_number, max_price };
         let routes = Routes::load(get, &sms).map_err(|e| bad("SMS_ROUTES_FILE", e.to_string()))?;
 
@@ -268,6 +276,7 @@ impl Config {
             allowed_pools,
             idempotency,
             local_outbox,
+            warm_up,
         })
     }
 }
@@ -380,6 +389,8 @@ mod tests {
         assert_eq!(c.sms.sender_id.as_deref(), Some("MyApp-1"));
         assert_eq!(c.sms.origination_number.as_deref(), Some("+18005550100"));
         assert_eq!(c.sms.max_price.as_deref(), Some("0.50"));
+        assert!(c.warm_up, "on by default");
+        assert!(!parse(&[k, ("WARM_UP", "off")]).unwrap().warm_up);
         for (var, value) in [
             ("SMS_TYPE", "transactional"),
             ("SENDER_ID", "AB"),
@@ -396,6 +407,7 @@ mod tests {
             ("SNS_REGION", "tokyo"),
             ("SMS_PROBE", "yes"),
             ("SMS_PROBE_CACHE_SECONDS", "1"),
+            ("WARM_UP", "yes"),
             ("ALLOWED_USER_POOL_IDS", "pool-a"),
             ("SMS_TEMPLATE", "no code"),
             ("IDEMPOTENCY_TABLE", "a b"),

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use aws_esdk::material_providers::client as mpl_client;
+use aws_esdk::material_providers::types::cryptographic_materials_manager::CryptographicMaterialsManagerRef;
 use aws_esdk::material_providers::types::keyring::KeyringRef;
 use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
 use aws_esdk::material_providers::types::{AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use base64::Engine;
 use zeroize::Zeroizing;
+
+use crate::warmup::{self, Check};
 
 /// The encryption context key Cognito binds each code to.
 pub const POOL_CONTEXT_KEY: &str = "userpool-id";
@@ -27,6 +30,12 @@ pub trait Decrypter: Send + Sync {
         code_b64: &str,
         user_pool_id: &str,
     ) -> impl Future<Output = Result<Zeroizing<String>, DecryptError>> + Send;
+
+    /// Opens the connection to the key service during init and checks the key can decrypt
+    /// ([`crate::warmup`]). Nothing to do by default.
+    fn warm_up(&self) -> impl Future<Output = Check> + Send {
+        async { Check::Skipped }
+    }
 }
 
 /// Why a code could not be decrypted. Texts name the cause, never the ciphertext or plaintext.
@@ -55,11 +64,13 @@ impl DecryptError {
     }
 }
 
-/// The Encryption SDK client with one keyring, both built once at init.
+/// The Encryption SDK client with one materials manager around one keyring, all built once at init.
 #[derive(Clone)]
 pub struct EsdkDecrypter {
     esdk: aws_esdk::client::Client,
-    keyring: KeyringRef,
+    cmm: CryptographicMaterialsManagerRef,
+    /// The KMS client the keyring uses and the key's ARN, for [`Decrypter::warm_up`].
+    key_check: Option<(aws_sdk_kms::Client, String)>,
 }
 
 /// Why the decrypter could not be built (a configuration problem).
@@ -121,8 +132,20 @@ pub fn read_dev_key(text: &str) -> Result<[u8; 32], CryptoInitError> {
 impl EsdkDecrypter {
     /// Cognito's codes use a non-committing suite (0x0378), so decryption must allow it:
     /// `RequireEncryptAllowDecrypt`. The SDK default refuses every real Cognito code.
-    pub fn new(keyring: KeyringRef) -> Result<Self, CryptoInitError> {
-        Ok(EsdkDecrypter { esdk: esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?, keyring })
+    ///
+    /// The default materials manager is built here, once: given a keyring, the SDK would build a new
+    /// material-providers client and materials manager inside every decrypt.
+    pub async fn new(keyring: KeyringRef) -> Result<Self, CryptoInitError> {
+        let cmm =
+            mpl()?.create_default_cryptographic_materials_manager().keyring(keyring).send().await.map_err(init_err)?;
+        Ok(EsdkDecrypter { esdk: esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?, cmm, key_check: None })
+    }
+
+    /// Warms up with `DescribeKey` on `key_arn` through `kms`, which must be the client the keyring was
+    /// built with (so the connection it opens is the one decrypts use).
+    pub fn with_key_check(mut self, kms: aws_sdk_kms::Client, key_arn: impl Into<String>) -> Self {
+        self.key_check = Some((kms, key_arn.into()));
+        self
     }
 }
 
@@ -135,7 +158,7 @@ impl Decrypter for EsdkDecrypter {
             .esdk
             .decrypt()
             .ciphertext(ciphertext)
-            .keyring(self.keyring.clone())
+            .materials_manager(self.cmm.clone())
             .encryption_context(context)
             .send()
             .await
@@ -147,6 +170,37 @@ impl Decrypter for EsdkDecrypter {
         let plaintext = Zeroizing::new(out.plaintext.map(|b| b.into_inner()).unwrap_or_default());
         let text = std::str::from_utf8(&plaintext).map_err(|_| DecryptError::NotText)?;
         Ok(Zeroizing::new(text.to_owned()))
+    }
+
+    async fn warm_up(&self) -> Check {
+        use aws_sdk_kms::error::ProvideErrorMetadata;
+        use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
+        let Some((kms, key_arn)) = &self.key_check else {
+            return Check::Skipped;
+        };
+        let out = match kms.describe_key().key_id(key_arn).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let unusable = ["NotFoundException", "InvalidArnException"];
+                return warmup::from_error(e.code(), &unusable, &warmup::sdk_failure(&e));
+            }
+        };
+        let Some(key) = out.key_metadata else {
+            return Check::Failed("DescribeKey returned no key metadata".into());
+        };
+        let state = key.key_state.unwrap_or(KeyState::Unavailable);
+        if state != KeyState::Enabled {
+            return Check::Unusable(format!("KMS_KEY_ARN key state is {state}, not Enabled"));
+        }
+        if key.key_usage.as_ref().is_some_and(|u| *u != KeyUsageType::EncryptDecrypt)
+            || key.key_spec.as_ref().is_some_and(|s| *s != KeySpec::SymmetricDefault)
+        {
+            return Check::Unusable(
+                "KMS_KEY_ARN is not a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), which Cognito requires"
+                    .into(),
+            );
+        }
+        Check::Ready
     }
 }
 

@@ -19,6 +19,7 @@ use crate::retry::{with_retries, Deadline};
 use crate::routing::Routes;
 use crate::sns::{Attributes, PublishError, Publisher};
 use crate::template::{sign_in_name, unescape_password, Template};
+use crate::warmup::{self, Report};
 
 /// How long the sandbox/spend probe may run beside a publish before its answer is dropped for this event.
 const PROBE_BUDGET: Duration = Duration::from_millis(1500);
@@ -235,6 +236,19 @@ impl<D: Decrypter, P: Publisher, Q: Probe, L: Ledger> Sender<D, P, Q, L> {
         let message_id = published?;
         metrics::record_sms_parts(info.parts as u32);
         Ok(message_id)
+    }
+
+    /// Opens the KMS, SNS and DynamoDB connections side by side and checks what can be checked, within
+    /// [`warmup::BUDGET`]; what does not answer in time is left for the first event. Never fails.
+    pub async fn warm_up(&self) -> Report {
+        let started = Instant::now();
+        let sns_region = sns_region(&self.home_region, self.sns_region.as_deref()).to_owned();
+        let (kms, sns, idempotency) = tokio::join!(
+            warmup::within_budget(self.decrypter.warm_up()),
+            warmup::within_budget(self.publisher.warm_up(&sns_region)),
+            warmup::within_budget(self.ledger.warm_up()),
+        );
+        Report { kms, sns, idempotency, sns_region, elapsed: started.elapsed() }
     }
 
     /// `SNS_REGION`, else the table applied to the pool's Region (the event's `region`, or the prefix of the

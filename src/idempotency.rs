@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
+use crate::warmup::{self, Check};
+
 /// What claiming a message found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -51,6 +53,12 @@ pub trait Ledger: Send + Sync {
     fn complete(&self, key: &str, message_id: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Gives up a claim, so a later delivery may try again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Opens the connection to the table during init and checks it exists ([`crate::warmup`]). Nothing to do
+    /// by default.
+    fn warm_up(&self) -> impl Future<Output = Check> + Send {
+        async { Check::Skipped }
+    }
 }
 
 /// The key for one message: a hash of the encrypted code, or of the whole event when it has no code.
@@ -109,7 +117,18 @@ impl DynamoLedger {
     }
 }
 
+/// The key the warm-up reads. Message keys start with `sms#`, so it is never written.
+const WARM_UP_KEY: &str = "warm-up#never-written";
+
 impl Ledger for DynamoLedger {
+    /// `GetItem` of a key that is never written: the same permission and connection `claim` uses.
+    async fn warm_up(&self) -> Check {
+        match self.client.get_item().table_name(&self.table).key("pk", s(WARM_UP_KEY)).send().await {
+            Ok(_) => Check::Ready,
+            Err(e) => warmup::from_error(e.code(), &["ResourceNotFoundException"], &warmup::sdk_failure(&e)),
+        }
+    }
+
     async fn claim(&self, key: &str, lease_until: SystemTime) -> Result<Claim, LedgerError> {
         let now = epoch(SystemTime::now());
         let put = self

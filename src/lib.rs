@@ -23,4 +23,5 @@ pub mod retry;
 pub mod routing;
 pub mod sns;
 pub mod template;
+pub mod warmup;
 pub mod watcher;

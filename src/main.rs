@@ -23,6 +23,9 @@ async fn main() -> Result<(), Error> {
     let app = app::build(&config, &sdk)
         .await
         .inspect_err(|e| tracing::error!(outcome = "init_error", reason = %e, "cannot start"))?;
+    if config.warm_up {
+        app.warm_up().await.log();
+    }
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Deadline::from_system_time(event.context.deadline());

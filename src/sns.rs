@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::config::CallerRole;
 use crate::phone::PhoneNumber;
+use crate::warmup::{self, Check};
 
 /// SNS message attributes (`AWS.SNS.SMS.SMSType`, `AWS.SNS.SMS.SenderID`, …), built once per route at init.
 pub type Attributes = [(&'static str, MessageAttributeValue)];
@@ -25,6 +26,12 @@ pub trait Publisher: Send + Sync {
         body: &str,
         attributes: &Attributes,
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
+
+    /// Opens the connection to `sns_region` during init ([`crate::warmup`]). Nothing to do by default.
+    fn warm_up(&self, sns_region: &str) -> impl Future<Output = Check> + Send {
+        let _ = sns_region;
+        async { Check::Skipped }
+    }
 }
 
 /// Why SNS did not accept the message. Only error codes and SNS's parameter names are kept: SNS error texts
@@ -205,6 +212,14 @@ impl Publisher for SnsPublisher {
         }
         let out = request.send().await.map_err(|e| PublishError::from_sdk(&e))?;
         Ok(out.message_id.unwrap_or_default())
+    }
+
+    /// `GetSMSAttributes` through the client Publish uses (with `SNS_CALLER_ARN`, this also assumes the role).
+    async fn warm_up(&self, sns_region: &str) -> Check {
+        match self.clients.sns(sns_region).get_sms_attributes().attributes("DefaultSMSType").send().await {
+            Ok(_) => Check::Ready,
+            Err(e) => warmup::from_error(e.code(), &[], &warmup::sdk_failure(&e)),
+        }
     }
 }
 

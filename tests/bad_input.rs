@@ -54,7 +54,7 @@ async fn fixture() -> Fixture {
             .await
             .unwrap(),
         sender: Sender::new(
-            EsdkDecrypter::new(keyring).unwrap(),
+            EsdkDecrypter::new(keyring).await.unwrap(),
             Recorder::default(),
             NoProbe,
             NoLedger,

@@ -19,6 +19,7 @@ use cognito_sms_sender::idempotency::{DynamoLedger, Ledger, NoLedger};
 use cognito_sms_sender::probe::NoProbe;
 use cognito_sms_sender::retry::Deadline;
 use cognito_sms_sender::sns::{Publisher, RegionalClients, SnsPublisher};
+use cognito_sms_sender::warmup::{self, Check};
 use common::{moto, Logs};
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -78,7 +79,7 @@ async fn mocked_kms(decrypt_rule: &Rule) -> (String, EsdkDecrypter) {
 
     let decrypt_kms = mock_client!(aws_sdk_kms, RuleMode::Sequential, &[decrypt_rule], |c| c
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
-    let decrypter = EsdkDecrypter::new(crypto::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).unwrap();
+    let decrypter = EsdkDecrypter::new(crypto::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).await.unwrap();
     (ciphertext, decrypter)
 }
 
@@ -225,4 +226,42 @@ async fn allowed_pools_refuse_others_before_any_kms_call() {
     s.allowed_pools = Some(vec!["us-east-1_Allowed".into()]);
     let result = s.handle(&event("AYAD")).await.unwrap();
     assert_eq!(result["outcome"], "user_pool_not_allowed");
+}
+
+#[tokio::test]
+async fn warm_up_without_describe_key_permission_is_denied_not_fatal() {
+    let denied = mock!(aws_sdk_kms::Client::describe_key)
+        .sequence()
+        .http_status(400, kms_error("AccessDeniedException"))
+        .repeatedly()
+        .build();
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&denied]);
+    let keyring = crypto::kms_keyring(KEY_ARN, kms.clone()).await.unwrap();
+    let decrypter = EsdkDecrypter::new(keyring).await.unwrap().with_key_check(kms, KEY_ARN);
+    assert_eq!(decrypter.warm_up().await, Check::Denied("AccessDeniedException".into()));
+    assert_eq!(denied.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn warm_up_gives_up_on_a_silent_endpoint_within_its_budget() {
+    // Accepts connections and never answers: init must not wait for it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let s = sender(FixedCode, SnsPublisher::new(real_clients(&url).await), NoLedger);
+    let started = Instant::now();
+    let report = s.warm_up().await;
+    let took = started.elapsed();
+    assert_eq!(report.sns, Check::Failed("timeout".into()));
+    assert!(took >= warmup::BUDGET && took < warmup::BUDGET + Duration::from_millis(500), "{took:?}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let refused =
+        sender(FixedCode, SnsPublisher::new(real_clients(&format!("http://127.0.0.1:{port}")).await), NoLedger);
+    assert_eq!(refused.warm_up().await.sns, Check::Failed("could not connect".into()));
 }

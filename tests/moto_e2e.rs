@@ -17,6 +17,7 @@ use cognito_sms_sender::handler::Sender;
 use cognito_sms_sender::idempotency::NoLedger;
 use cognito_sms_sender::probe::NoProbe;
 use cognito_sms_sender::sns::{publishing_config, RegionalClients, SnsPublisher};
+use cognito_sms_sender::warmup::Check;
 use common::{moto, Logs};
 use serde_json::Value;
 
@@ -87,7 +88,7 @@ async fn seoul_pools_send_from_tokyo_with_one_client_reused() {
     let clients = Arc::new(RegionalClients::new(&sdk, None).await);
     let keyring = crypto::kms_keyring(&key, aws_sdk_kms::Client::new(&sdk)).await.unwrap();
     let sender = Sender::new(
-        EsdkDecrypter::new(keyring).unwrap(),
+        EsdkDecrypter::new(keyring).await.unwrap(),
         SnsPublisher::new(clients.clone()),
         NoProbe,
         NoLedger,
@@ -261,4 +262,55 @@ async fn sns_caller_role_is_assumed_through_sts() {
     let result = app.handle(&event(&TriggerSource::ForgotPassword, POOL, phone, Some(code))).await.unwrap();
     assert_eq!(outcome(&result), "sent");
     assert_eq!(moto().sms_to(phone).await.len(), 1);
+}
+
+#[tokio::test]
+async fn warm_up_opens_kms_sns_and_the_ledger_and_says_they_are_ready() {
+    let (logs, _guard) = Logs::capture();
+    let key = moto().create_key().await;
+    let table = moto().create_ledger_table().await;
+    let app = app::build(&config(&key, &[("IDEMPOTENCY_TABLE", &table)]), &moto().sdk_config()).await.unwrap();
+    let report = app.warm_up().await;
+    assert_eq!([&report.kms, &report.sns, &report.idempotency], [&Check::Ready; 3]);
+    assert_eq!(report.sns_region, "us-east-1");
+    report.log();
+    let line = logs.outcomes().into_iter().find(|l| l["outcome"] == "warm_up").expect("one warm_up line");
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(
+        (line["kms"].as_str(), line["sns"].as_str(), line["idempotency"].as_str()),
+        (Some("ready"), Some("ready"), Some("ready"))
+    );
+    // The warm-up's GetItem key is never written: the table stays empty until an event is sent.
+    let items = aws_sdk_dynamodb::Client::new(&moto().sdk_config()).scan().table_name(&table).send().await.unwrap();
+    assert_eq!(items.count, 0);
+}
+
+#[tokio::test]
+async fn warm_up_finds_a_disabled_key_and_a_missing_table_before_any_event() {
+    let (logs, _guard) = Logs::capture();
+    let key = moto().create_key().await;
+    // moto's DisableKey wants the key id, not the ARN.
+    let key_id = key.rsplit('/').next().unwrap();
+    aws_sdk_kms::Client::new(&moto().sdk_config()).disable_key().key_id(key_id).send().await.unwrap();
+    let app =
+        app::build(&config(&key, &[("IDEMPOTENCY_TABLE", "no-such-ledger")]), &moto().sdk_config()).await.unwrap();
+    let report = app.warm_up().await;
+    assert!(matches!(&report.kms, Check::Unusable(r) if r.contains("Disabled")), "{report:?}");
+    assert_eq!(report.idempotency, Check::Unusable("ResourceNotFoundException".into()));
+    assert_eq!(report.sns, Check::Ready);
+    report.log();
+    let line = logs.outcomes().into_iter().find(|l| l["outcome"] == "warm_up").expect("one warm_up line");
+    assert_eq!((line["level"].as_str(), line["kms"].as_str()), (Some("WARN"), Some("unusable")));
+    assert!(line["kms_reason"].as_str().is_some_and(|r| r.contains("KMS_KEY_ARN")), "{line}");
+}
+
+#[tokio::test]
+async fn warm_up_skips_what_a_local_run_does_not_use() {
+    let outbox = std::env::temp_dir().join(format!("warm-up-outbox-{}", fastrand::u64(..)));
+    let mut config = common::dev_config(&[("LOCAL_OUTBOX", outbox.to_str().unwrap())]);
+    config.key = cognito_sms_sender::config::KeySource::LocalDev { path: "events/DEV-ONLY-public-test-key.hex".into() };
+    let app = app::build(&config, &moto().sdk_config()).await.unwrap();
+    let report = app.warm_up().await;
+    assert_eq!([&report.kms, &report.sns, &report.idempotency], [&Check::Skipped; 3]);
+    assert!(!outbox.exists(), "the warm-up writes nothing");
 }

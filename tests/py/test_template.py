@@ -305,6 +305,7 @@ CASES = {
                      ["no code here", "x" * 141 + "{####}"]),
     "SMS_TEMPLATE_ACCOUNT_TAKE_OVER_NOTIFICATION": (["", "Was this you?"], ["short", "x" * 141]),
     "SMS_PROBE": (["on", "off"], ["yes", ""]),
+    "WARM_UP": (["on", "off"], ["yes", "true"]),
     "SMS_PROBE_CACHE_SECONDS": (["10", "300", "86400"], ["1", "86401"]),
 }
 
