@@ -101,6 +101,12 @@ def kms(op, body):
             out["Plaintext"] = base64.b64encode(plaintext).decode()
         else:
             out["EncryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+    elif op == "DescribeKey":  # ours calls it once, at init (WARM_UP)
+        arn = key_arn(req.get("KeyId"))
+        if arn is None:
+            return kms_error("NotFoundException", "use a full key ARN with this stub")
+        out = {"KeyMetadata": {"KeyId": arn.rsplit("/", 1)[1], "Arn": arn, "Enabled": True, "KeyState": "Enabled",
+                               "KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT"}}
     else:
         return kms_error("UnsupportedOperationException", f"{op} is not in the stub")
     return 200, KMS_JSON, json.dumps(out).encode()
@@ -116,6 +122,11 @@ def sns_error(code, message, status=400):
 def sns(body):
     stats["sns"] += 1
     form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+    if form.get("Action") == "GetSMSAttributes":  # ours calls it once, at init (WARM_UP)
+        out = (f'<GetSMSAttributesResponse xmlns="{SNS_NS}"><GetSMSAttributesResult><attributes><entry>'
+               f"<key>DefaultSMSType</key><value>Transactional</value></entry></attributes></GetSMSAttributesResult>"
+               f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></GetSMSAttributesResponse>")
+        return 200, SNS_XML, out.encode()
     if form.get("Action") != "Publish":
         return sns_error("InvalidAction", f"{form.get('Action')} is not in the stub")
     phone, message = form.get("PhoneNumber", ""), form.get("Message", "")

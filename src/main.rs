@@ -1,7 +1,7 @@
 //! The Lambda bootstrap. With a command (`invoke`, `make-event`) it runs that locally instead.
 
 use clap::Parser;
-use cognito_sms_sender::{app, cli, config::Config, logging, metrics, retry::Deadline};
+use cognito_sms_sender::{app, cli, config::Config, logging, metrics, retry::Deadline, warmup};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -23,10 +23,15 @@ async fn main() -> Result<(), Error> {
     let app = app::build(&config, &sdk)
         .await
         .inspect_err(|e| tracing::error!(outcome = "init_error", reason = %e, "cannot start"))?;
+    // Lives as long as the process; 'static so a background warm-up can share it.
+    let app: &'static app::App = Box::leak(Box::new(app));
     if config.warm_up {
-        app.warm_up().await.log();
+        if warmup::awaited_at_init(std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").ok().as_deref()) {
+            app.warm_up().await.log();
+        } else {
+            tokio::spawn(async move { app.warm_up().await.log() });
+        }
     }
-    let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = Deadline::from_system_time(event.context.deadline());
         let result = app.handle_until(&event.payload, deadline).await;

@@ -10,7 +10,15 @@
 
 use std::time::Duration;
 
-/// How long init waits for the warm-up before it starts taking events anyway.
+/// Whether init should wait for the warm-up, given `AWS_LAMBDA_INITIALIZATION_TYPE`. With provisioned
+/// concurrency, init runs before any event arrives, so waiting costs no one anything. On demand, an event is
+/// already waiting: the warm-up runs beside it instead (the SNS connection opens while the first code is
+/// decrypted), because waiting would add its extra calls to that event's latency (measured: bench/README.md).
+pub fn awaited_at_init(initialization_type: Option<&str>) -> bool {
+    initialization_type == Some("provisioned-concurrency")
+}
+
+/// How long the warm-up may take before what has not answered is left for the first event.
 pub const BUDGET: Duration = Duration::from_millis(1500);
 
 /// `check`, or `Failed("timeout")` when it takes longer than [`BUDGET`].
@@ -132,6 +140,14 @@ pub(crate) fn sdk_failure<E, R>(err: &aws_smithy_runtime_api::client::result::Sd
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn init_waits_only_when_no_event_is_waiting() {
+        assert!(awaited_at_init(Some("provisioned-concurrency")));
+        assert!(!awaited_at_init(Some("on-demand")));
+        assert!(!awaited_at_init(Some("snap-start")));
+        assert!(!awaited_at_init(None));
+    }
 
     #[test]
     fn error_codes_are_sorted_into_checks() {
