@@ -10,75 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class RuntimeApi:
-    """Hands out queued events on GET /next and collects the function's answers."""
-
-    def __init__(self, events: list[dict]):
-        self.queue = list(events)
-        self.answers: dict[str, tuple[str, dict]] = {}
-        self.done = threading.Event()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if not self.path.endswith("/invocation/next"):
-                    self.send_error(404)
-                    return
-                while not api.queue:
-                    if api.done.wait(0.05):
-                        self.send_error(410)
-                        return
-                body = json.dumps(api.queue.pop(0)).encode()
-                request_id = f"req-{len(api.answers) + len(api.queue)}-{time.monotonic_ns()}"
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
-                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:sms")
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                parts = self.path.split("/")
-                kind = parts[-1]
-                request_id = parts[-2]
-                api.answers[request_id] = (kind, payload)
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.server.shutdown()
-
-    @property
-    def address(self) -> str:
-        host, port = self.server.server_address
-        return f"{host}:{port}"
+from conftest import ROOT
+from runtime_api import invoke
 
 
 def bootstrap() -> Path:
@@ -93,33 +30,24 @@ def bootstrap() -> Path:
 
 def run(events: list[dict], tmp_path: Path, extra_env: dict | None = None) -> tuple[list[tuple[str, dict]], str, list[dict]]:
     outbox = tmp_path / "outbox.jsonl"
-    with RuntimeApi(events) as api:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_LAMBDA_RUNTIME_API": api.address,
-            "AWS_LAMBDA_FUNCTION_NAME": "sms",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "stream",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/sms",
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "LOCAL_DEV_KEY_FILE": str(ROOT / "events/DEV-ONLY-public-test-key.hex"),
-            "LOCAL_OUTBOX": str(outbox),
-            "SMS_PROBE": "off",
-            "METRICS": "off",
-            **(extra_env or {}),
-        }
-        proc = subprocess.Popen([str(bootstrap())], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while len(api.answers) < len(events) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        proc.terminate()
-        stdout, _ = proc.communicate(timeout=10)
-    answers = list(api.answers.values())
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "sms",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "stream",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/sms",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "LOCAL_DEV_KEY_FILE": str(ROOT / "events/DEV-ONLY-public-test-key.hex"),
+        "LOCAL_OUTBOX": str(outbox),
+        "SMS_PROBE": "off",
+        "METRICS": "off",
+        **(extra_env or {}),
+    }
+    answers, stdout = invoke(bootstrap(), events, env)
     sent = [json.loads(line) for line in outbox.read_text().splitlines()] if outbox.exists() else []
-    return answers, stdout.decode(errors="replace"), sent
+    return answers, stdout, sent
 
 
 def sample(name: str) -> dict:

@@ -1,4 +1,4 @@
-"""The built delivery-status watcher, as Lambda runs it: under the local Runtime API of test_bootstrap, it reads a
+"""The built delivery-status watcher, as Lambda runs it: under the local Runtime API of runtime_api.py, it reads a
 CloudWatch Logs subscription event (base64 + gzip), answers with the failures by class, and its stdout — what
 CloudWatch would get — holds one JSON log line per record and EMF metric lines, and no full phone number.
 
@@ -13,13 +13,12 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from test_bootstrap import RuntimeApi
+from runtime_api import invoke
 
 FIXTURES = ROOT / "tests" / "fixtures" / "delivery-status"
 
@@ -41,26 +40,17 @@ def subscription_event(data: str) -> dict:
 
 
 def run(events: list[dict], extra_env: dict | None = None) -> tuple[list, list[dict]]:
-    with RuntimeApi(events) as api:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_LAMBDA_RUNTIME_API": api.address,
-            "AWS_LAMBDA_FUNCTION_NAME": "watcher",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_REGION": "us-east-1",
-            "METRICS_NAMESPACE": "WatcherTest",
-            **(extra_env or {}),
-        }
-        proc = subprocess.Popen([str(watcher())], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while len(api.answers) < len(events) and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        proc.terminate()
-        stdout, _ = proc.communicate(timeout=10)
-    text = stdout.decode(errors="replace")
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "watcher",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_REGION": "us-east-1",
+        "METRICS_NAMESPACE": "WatcherTest",
+        **(extra_env or {}),
+    }
+    answers, text = invoke(watcher(), events, env, stderr=subprocess.PIPE)
     assert not re.search(r"\+\d{8,}", text), "a full phone number reached stdout"
-    return list(api.answers.values()), [json.loads(line) for line in text.splitlines()]
+    return answers, [json.loads(line) for line in text.splitlines()]
 
 
 def test_the_watcher_logs_and_counts_a_subscription_batch():
