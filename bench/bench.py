@@ -92,6 +92,24 @@ def tree_cpu(root):
     return user / CLK_TCK, system / CLK_TCK
 
 
+def tree_cpu_ns(root):
+    """CPU time of root's process tree in nanoseconds: the first field of /proc/PID/task/TID/schedstat for every
+    live thread. Used for the cold start, which can take less than one clock tick (10 ms) of CPU in all."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
+
+
 def tree_hwm_kib(root):
     """VmHWM (peak resident set) summed over root's process tree, KiB."""
     total = 0
@@ -198,12 +216,12 @@ class FunctionProcess:
                                      stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
         kind, t_done, body = await self._wait(fut, self.timeout * 2)
         ready_ns = (self.api.first_next_ns or t_done) - self.t0
-        user, system = tree_cpu(self.proc.pid)
+        cpu_ns = tree_cpu_ns(self.proc.pid)
         self.api.sent_at.pop(req_id, None)
         return {
             "ready_ms": ready_ns / 1e6,
             "first_response_ms": (t_done - self.t0) / 1e6,
-            "cpu_ms_to_first_response": (user + system) * 1000,
+            "cpu_ms_to_first_response": cpu_ns / 1e6,
             "peak_rss_kib_after_first": tree_hwm_kib(self.proc.pid),
             "ok": kind == "response",
             "body": body.decode(errors="replace")[:500],
@@ -671,7 +689,7 @@ def evaluate_goals(results):
 ROWS = [
     ("cold_ready_ms", "cold start → ready (first GET /next), ms, median", "{:.1f}"),
     ("cold_first_response_ms", "cold start → first response, ms, median", "{:.1f}"),
-    ("cold_cpu_ms_to_first_response", "CPU to first response (init + 1 event), ms", "{:.0f}"),
+    ("cold_cpu_ms_to_first_response", "CPU to first response (init + 1 event), ms", "{:.1f}"),
     ("warm_p50_ms", "warm latency p50, ms", "{:.2f}"),
     ("warm_p99_ms", "warm latency p99, ms", "{:.2f}"),
     ("warm_throughput_per_s", "warm events per second (one at a time)", "{:.0f}"),
