@@ -28,8 +28,7 @@ pub trait Publisher: Send + Sync {
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
 
     /// Opens the connection to `sns_region` during init ([`crate::warmup`]). Nothing to do by default.
-    fn warm_up(&self, sns_region: &str) -> impl Future<Output = Check> + Send {
-        let _ = sns_region;
+    fn warm_up(&self, _sns_region: &str) -> impl Future<Output = Check> + Send {
         async { Check::Skipped }
     }
 }

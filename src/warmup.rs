@@ -80,34 +80,28 @@ impl Report {
         if [&self.kms, &self.sns, &self.idempotency].iter().all(|c| **c == Check::Skipped) {
             return;
         }
-        let (kms, sns, ledger) = (self.kms.reason(), self.sns.reason(), self.idempotency.reason());
-        let elapsed_ms = self.elapsed.as_secs_f64() * 1e3;
+        // `tracing` levels are compile-time constants: one field list, two levels.
+        macro_rules! line {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    outcome = "warm_up",
+                    kms = self.kms.as_str(),
+                    kms_reason = self.kms.reason(),
+                    sns = self.sns.as_str(),
+                    sns_reason = self.sns.reason(),
+                    sns_region = self.sns_region.as_str(),
+                    idempotency = self.idempotency.as_str(),
+                    idempotency_reason = self.idempotency.reason(),
+                    elapsed_ms = self.elapsed.as_secs_f64() * 1e3,
+                    $message
+                )
+            };
+        }
         if [&self.kms, &self.sns, &self.idempotency].iter().any(|c| matches!(c, Check::Unusable(_))) {
-            tracing::warn!(
-                outcome = "warm_up",
-                kms = self.kms.as_str(),
-                kms_reason = kms,
-                sns = self.sns.as_str(),
-                sns_reason = sns,
-                sns_region = self.sns_region.as_str(),
-                idempotency = self.idempotency.as_str(),
-                idempotency_reason = ledger,
-                elapsed_ms,
-                "warm-up at init: events will fail until the unusable resource is fixed"
-            );
+            line!(tracing::Level::WARN, "warm-up at init: events will fail until the unusable resource is fixed");
         } else {
-            tracing::info!(
-                outcome = "warm_up",
-                kms = self.kms.as_str(),
-                kms_reason = kms,
-                sns = self.sns.as_str(),
-                sns_reason = sns,
-                sns_region = self.sns_region.as_str(),
-                idempotency = self.idempotency.as_str(),
-                idempotency_reason = ledger,
-                elapsed_ms,
-                "warm-up at init: connections open"
-            );
+            line!(tracing::Level::INFO, "warm-up at init: connections open");
         }
     }
 }
