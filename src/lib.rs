@@ -1,27 +1,47 @@
 //! Amazon Cognito custom SMS sender: decrypts the one-time code with the AWS Encryption SDK, fills the
-//! message template, picks the SNS Region and publishes the SMS, logging one line per outcome.
+//! message template, picks the SNS Region and publishes the SMS, logging one line per outcome. A second
+//! binary, the delivery-status watcher, reports what happened to each SMS after SNS accepted it.
 //!
-//! The domain (event, template, region, phone, handler) is plain code; AWS sits behind the small ports
-//! [`crypto::Decrypter`], [`sns::Publisher`] and [`probe::Probe`]. [`app`] wires the real adapters.
+//! # Layout
+//!
+//! Each folder has one role; a port (a trait AWS sits behind) has its own folder, with the trait in `mod.rs`
+//! and its adapters beside it.
+//!
+//! - [`message`]: what is sent. The Cognito event, templates, the catalogue per trigger source and locale,
+//!   SMS parts. Plain code; imports only [`toml_file`].
+//! - [`destination`]: where and how it is sent. Phone numbers and their country, the SNS Region, the SMS
+//!   attributes and their checks, routing per country. Plain code; imports only [`message`]'s trigger source
+//!   and [`toml_file`].
+//! - [`config`]: every setting, read once at init; `config/env.rs` is the one environment lookup (empty =
+//!   unset, on/off, bounded seconds). Imports [`message`] and [`destination`] to check what it reads.
+//! - [`decrypt`], [`publish`], [`probe`], [`ledger`]: the ports. Decrypting the code (Encryption SDK),
+//!   sending the SMS (SNS, or the local outbox), asking about the account (sandbox, spend), remembering what
+//!   was sent (DynamoDB). Each imports [`aws`] and the plain modules, never [`sender`].
+//! - [`aws`]: what every AWS adapter shares: the SDK configuration and its HTTPS client, the one classifier
+//!   of SDK errors, the warm-up [`aws::Check`].
+//! - [`sender`]: the custom SMS sender. The pipeline, its outcomes and log line, retries within the
+//!   deadline, the warm-up, and the wiring of adapters from the configuration. Imports everything above.
+//! - [`telemetry`]: JSON logging and CloudWatch metrics (EMF). Imports [`config`]'s lookup and the
+//!   vocabularies its dimensions are checked against.
+//! - [`watcher`]: the delivery-status watcher. The record model, failure classes and the handler. Imports
+//!   only [`destination`] and [`telemetry`].
+//! - [`dev`]: local development. The `invoke` and `make-event` commands, sample events, and encrypting codes
+//!   as Cognito does (for the commands and the tests).
+//! - [`toml_file`]: reading the TOML settings files, and their one error shape (file, key, reason).
+//!
+//! The binaries (`main.rs`, `bin/delivery-status-watcher.rs`) only wire: logging, configuration, clients
+//! built once, and `lambda_runtime::run`.
 
-pub mod app;
-pub mod catalogue;
-pub mod cli;
+pub mod aws;
 pub mod config;
-pub mod crypto;
-pub mod encoding;
-pub mod event;
-pub mod handler;
-pub mod idempotency;
-pub mod logging;
-pub mod metrics;
-pub mod outcome;
-pub mod phone;
+pub mod decrypt;
+pub mod destination;
+pub mod dev;
+pub mod ledger;
+pub mod message;
 pub mod probe;
-pub mod region;
-pub mod retry;
-pub mod routing;
-pub mod sns;
-pub mod template;
-pub mod warmup;
+pub mod publish;
+pub mod sender;
+pub mod telemetry;
+pub mod toml_file;
 pub mod watcher;

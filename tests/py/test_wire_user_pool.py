@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import copy
 import importlib.machinery
+import json
 import importlib.util
 import subprocess
 import sys
 
 import boto3
+import botocore
+import botocore.loaders
 import botocore.session
 import pytest
 
@@ -60,13 +63,17 @@ OTHER_TRIGGERS = {
     "PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": fn("pre-token-generation")},
 }
 
+# Every setting has a value of its own, none of them Cognito's or moto's default, so a setting the script dropped
+# (and UpdateUserPool reset) shows up as a change. The three legacy verification messages differ from
+# VerificationMessageTemplate on purpose: moto fills an omitted one in from the template, which would hide its loss
+# if they were equal.
 RICH_POOL = dict(
     PoolName="wired-pool",
     Policies={
         "PasswordPolicy": {
             "MinimumLength": 12,
             "RequireUppercase": True,
-            "RequireLowercase": True,
+            "RequireLowercase": False,
             "RequireNumbers": True,
             "RequireSymbols": False,
             "TemporaryPasswordValidityDays": 3,
@@ -76,9 +83,9 @@ RICH_POOL = dict(
     LambdaConfig=OTHER_TRIGGERS,
     AutoVerifiedAttributes=["phone_number"],
     UsernameAttributes=["phone_number"],
-    SmsVerificationMessage="Your verification code is {####}.",
-    EmailVerificationMessage="Email code {####}",
-    EmailVerificationSubject="Verify your email",
+    SmsVerificationMessage="Legacy SMS verification {####}.",
+    EmailVerificationMessage="Legacy email verification {####}",
+    EmailVerificationSubject="Legacy email subject",
     VerificationMessageTemplate={
         "SmsMessage": "Your verification code is {####}.",
         "EmailMessage": "Email code {####}",
@@ -107,7 +114,25 @@ RICH_POOL = dict(
     UserPoolAddOns={"AdvancedSecurityMode": "AUDIT"},
     AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "verified_phone_number", "Priority": 1}]},
     UserPoolTier="PLUS",
+    AcrConfiguration={"Level1": {"AcrValue": "urn:example:acr:low"}, "Level2": {"AcrValue": "urn:example:acr:high"}},
+    DcrConfiguration={
+        "EnableStatus": "Enabled",
+        "OpenDcrEnabled": False,
+        "AuthenticatedGrantTypes": ["authorization_code"],
+        "AllowedScopes": ["example/read"],
+    },
+    IssuerConfiguration={"Type": "UPDATED"},
+    KeyConfiguration={"KeyType": "CUSTOMER_MANAGED_KEY", "KmsKeyArn": OTHER_KEY_ARN},
 )
+
+# What the script must carry over: every UpdateUserPool member but the pool id and the LambdaConfig it changes,
+# by the name DescribeUserPool reports it under.
+PRESERVED = [m for m in UPDATE_MEMBERS if m not in ("UserPoolId", "LambdaConfig")]
+
+# Moto's UpdateUserPool never changes these two, whatever the request says: a script that dropped them would go
+# unnoticed in DescribeUserPool. They are checked in the UpdateUserPool request the script sends instead
+# (test_update_request_repeats_every_setting_with_its_value), as every member is.
+MOTO_KEEPS_ANYWAY = {"MfaConfiguration", "PoolName"}
 
 
 @pytest.fixture
@@ -154,9 +179,16 @@ def test_moto_resets_what_update_user_pool_omits(cognito, rich_pool):
     assert "PreSignUp" not in after["LambdaConfig"]
 
 
+def test_the_rich_pool_sets_every_member_the_script_must_keep(cognito, rich_pool):
+    """A member without a value here would pass the tests below even if the script dropped it."""
+    assert [m for m in PRESERVED if m not in RICH_POOL] == []
+    before = describe(cognito, rich_pool)
+    for member in PRESERVED:
+        assert before[wire.RENAMED.get(member, member)] == RICH_POOL[member], member
+
+
 def test_wiring_keeps_every_setting_and_adds_the_sender(cognito, rich_pool, aws_env):
     before = describe(cognito, rich_pool)
-    assert before["MfaConfiguration"] == "OPTIONAL" and before["SmsConfiguration"]["SnsCallerArn"]
 
     result = run(*wire_args(rich_pool), env=aws_env)
     assert result.returncode == 0, result.stderr
@@ -164,18 +196,41 @@ def test_wiring_keeps_every_setting_and_adds_the_sender(cognito, rich_pool, aws_
 
     after = describe(cognito, rich_pool)
     assert updatable_settings(after) == updatable_settings(before)
-    # Spot checks of what the issue names, in case DescribeUserPool stopped returning them at all.
-    for key in ("MfaConfiguration", "SmsConfiguration", "SmsAuthenticationMessage", "SmsVerificationMessage",
-                "EmailVerificationMessage", "EmailVerificationSubject", "VerificationMessageTemplate",
-                "UserPoolTags", "DeviceConfiguration", "AccountRecoverySetting", "DeletionProtection",
-                "UserAttributeUpdateSettings", "AdminCreateUserConfig", "Policies", "UserPoolAddOns"):
-        assert after[key] == RICH_POOL[key], key
-    assert after["Name"] == "wired-pool"
+    for member in PRESERVED:
+        if member not in MOTO_KEEPS_ANYWAY:
+            assert after[wire.RENAMED.get(member, member)] == RICH_POOL[member], member
 
     expected = dict(OTHER_TRIGGERS)
     expected["CustomSMSSender"] = {"LambdaArn": FUNCTION_ARN, "LambdaVersion": "V1_0"}
     expected["KMSKeyID"] = KEY_ARN
     assert after["LambdaConfig"] == expected
+
+
+def capture_update_requests(monkeypatch) -> list[dict]:
+    """The body of every UpdateUserPool request the script sends when run in this process (main())."""
+    sent: list[dict] = []
+    make_client = wire.cognito_client
+
+    def client_that_records(region):
+        client = make_client(region)
+        client.meta.events.register(
+            "before-call.cognito-identity-provider.UpdateUserPool",
+            lambda params, **_: sent.append(json.loads(params["body"])),
+        )
+        return client
+
+    monkeypatch.setattr(wire, "cognito_client", client_that_records)
+    return sent
+
+
+def test_update_request_repeats_every_setting_with_its_value(rich_pool, aws_env, monkeypatch, capsys):
+    sent = capture_update_requests(monkeypatch)
+    assert wire.main(wire_args(rich_pool)) == 0, capsys.readouterr().err
+    [request] = sent
+    assert request["UserPoolId"] == rich_pool
+    for member in PRESERVED:
+        assert request.get(member) == RICH_POOL[member], member
+    assert sorted(request) == UPDATE_MEMBERS
 
 
 def test_dry_run_prints_the_change_and_changes_nothing(cognito, rich_pool, aws_env):
@@ -191,6 +246,7 @@ def test_dry_run_prints_the_change_and_changes_nothing(cognito, rich_pool, aws_e
     assert f' "PreSignUp": "{fn("pre-sign-up")}",' in out
     assert [line for line in out.splitlines() if line.startswith("-") and not line.startswith("---")] == []
     assert "\ndry run: UpdateUserPool not called" in out
+    assert f"It would repeat these settings unchanged: {', '.join(sorted(PRESERVED))}\n" in out
     assert describe(cognito, rich_pool) == before
 
 
@@ -259,7 +315,123 @@ def test_missing_pool_is_an_error(aws_env):
     assert "ResourceNotFoundException" in result.stderr or "not exist" in result.stderr.lower()
 
 
+# --------------------------------------------------------------------------------------------- refusals --
+
+def older_model(tmp_path, drop: str):
+    """A copy of the installed Cognito model without the member `drop` ("Shape.Member"), as an older botocore
+    would have it, in a directory for AWS_DATA_PATH (botocore reads models there before its own)."""
+    loader = botocore.loaders.create_loader()
+    model = loader.load_service_model("cognito-idp", "service-2")
+    version = model["metadata"]["apiVersion"]
+    shape, member = drop.split(".")
+    del model["shapes"][shape]["members"][member]
+    if shape == "UserPoolType":  # an older model lacked it in the request too
+        del model["shapes"]["UpdateUserPoolRequest"]["members"][member]
+    target = tmp_path / "models" / "cognito-idp" / version
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    return str(tmp_path / "models")
+
+
+@pytest.mark.parametrize(
+    "drop, named",
+    [
+        ("UserPoolType.DeletionProtection", "DeletionProtection"),
+        ("SmsConfigurationType.SnsRegion", "SmsConfiguration.SnsRegion"),
+    ],
+)
+def test_refuses_a_pool_setting_the_installed_botocore_does_not_know(cognito, rich_pool, aws_env, tmp_path,
+                                                                      drop, named):
+    before = describe(cognito, rich_pool)
+    env = dict(aws_env, AWS_DATA_PATH=older_model(tmp_path, drop))
+    for extra in ([], ["--dry-run"]):
+        result = run(*wire_args(rich_pool, KEY_ARN, *extra), env=env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "refused" in result.stderr and f"does not know: {named}." in result.stderr
+        assert "pip install --upgrade boto3 botocore" in result.stderr
+    assert describe(cognito, rich_pool) == before
+
+
+def test_unknown_members_are_found_at_any_depth():
+    shape = _output_shape().members["UserPool"]
+    raw = {
+        "Id": "us-east-1_AbC123",
+        "NewTopLevel": {"x": 1},
+        "LambdaConfig": {"PreSignUp": fn("p"), "NewTrigger": fn("n")},
+        "SchemaAttributes": [{"Name": "sub", "NewFlag": True}],
+        "UserPoolTags": {"any-tag-name": "is fine"},
+    }
+    assert wire.unknown_members(raw, shape) == ["LambdaConfig.NewTrigger", "NewTopLevel", "SchemaAttributes[].NewFlag"]
+    assert wire.unknown_members({"Id": "x", "UserPoolTags": {"a": "b"}}, shape) == []
+
+
+def test_botocore_version_check():
+    assert wire.MIN_BOTOCORE <= tuple(int(n) for n in botocore.__version__.split(".")[:3])
+    assert wire.botocore_too_old(".".join(map(str, wire.MIN_BOTOCORE))) is None
+    assert wire.botocore_too_old("1.44.10") is None and wire.botocore_too_old("2.0.0") is None
+    for old in ("1.44.2", "1.43.127", "1.35.99"):
+        assert "too old" in wire.botocore_too_old(old), old
+    # The test venv installs a botocore the script accepts.
+    pins = dict(line.split("==") for line in (ROOT / "requirements-test.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert wire.botocore_too_old(pins["botocore"]) is None
+
+
+def test_refuses_to_run_with_an_old_botocore(cognito, rich_pool, aws_env):
+    before = describe(cognito, rich_pool)
+    code = ("import runpy, sys, botocore; botocore.__version__ = '1.44.2'; sys.argv[0] = sys.argv[1]; del sys.argv[1];"
+            " runpy.run_path(sys.argv[0], run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code, str(SCRIPT), *wire_args(rich_pool)], env=aws_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "botocore 1.44.2 is too old" in result.stderr and "1.44.3 or later" in result.stderr
+    assert describe(cognito, rich_pool) == before
+
+
+@pytest.mark.parametrize("qualifier", ["live", "7", "$LATEST"])
+def test_refuses_a_version_or_alias_arn(qualifier, aws_env):
+    result = run("--user-pool-id", "us-east-1_AbC123", "--lambda-arn", f"{FUNCTION_ARN}:{qualifier}",
+                 "--kms-key-arn", KEY_ARN, env=aws_env)
+    assert result.returncode == 2
+    assert f"names a version or alias ({qualifier})" in result.stderr
+    assert "cover only the unqualified function" in result.stderr
+    assert f"pass {FUNCTION_ARN}" in result.stderr
+
+
+def test_refuses_sms_mfa_without_an_sms_configuration(cognito, aws_env):
+    pool_id = cognito.create_user_pool(PoolName="p", LambdaConfig={"PreSignUp": fn("pre-sign-up")})["UserPool"]["Id"]
+    role = f"arn:aws:iam::{ACCOUNT}:role/mfa-sms"
+    cognito.set_user_pool_mfa_config(
+        UserPoolId=pool_id, MfaConfiguration="ON",
+        SmsMfaConfiguration={"SmsAuthenticationMessage": "Code {####}", "SmsConfiguration": {"SnsCallerArn": role}},
+    )
+    before = describe(cognito, pool_id)
+    assert before["MfaConfiguration"] == "ON" and "SmsConfiguration" not in before
+
+    result = run(*wire_args(pool_id), env=aws_env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr
+    assert "refused" in err and "MFA ON with SMS as a factor but no SmsConfiguration" in err
+    assert "SnsCallerArn" in err and "sns:Publish" in err and role in err
+    assert describe(cognito, pool_id) == before
+
+
+def test_totp_only_mfa_without_an_sms_configuration_is_wired(cognito, aws_env):
+    pool_id = cognito.create_user_pool(PoolName="p")["UserPool"]["Id"]
+    cognito.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration="OPTIONAL",
+                                     SoftwareTokenMfaConfiguration={"Enabled": True})
+    result = run(*wire_args(pool_id), env=aws_env)
+    assert result.returncode == 0, result.stderr
+    assert describe(cognito, pool_id)["LambdaConfig"]["CustomSMSSender"]["LambdaArn"] == FUNCTION_ARN
+
+
 # ---------------------------------------------------------------------------------------- request building --
+
+def _output_shape():
+    return boto3.client("cognito-idp", region_name=REGION).meta.service_model.operation_model(
+        "DescribeUserPool"
+    ).output_shape
+
 
 def _input_shape():
     return boto3.client("cognito-idp", region_name=REGION).meta.service_model.operation_model(

@@ -1,4 +1,4 @@
-//! Phone numbers: E.164 validation and the masked form used in logs.
+//! Phone numbers: E.164 validation, the masked form used in logs, and the country a number belongs to.
 
 use std::fmt;
 
@@ -60,6 +60,34 @@ pub fn mask(raw: &str) -> String {
         .collect()
 }
 
+/// The country (ISO 3166-1 region) of an E.164 number, from libphonenumber's metadata (the `phonenumber`
+/// crate), so `+1 684…` is American Samoa and `+1 416…` Canada, which no prefix slicing gets right. A number
+/// whose region the metadata cannot pin down (a new NANP area code, the fictional `555` numbers) counts as the
+/// main country of its calling code (`+1` → US), which errs towards the stricter rules; non-geographic numbers
+/// (`+800`, `+882`…) and anything that does not parse have none.
+pub fn country_of(e164: &str) -> Option<Country> {
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    parsed
+        .country()
+        .id()
+        .or_else(|| phonenumber::metadata::DATABASE.region(&parsed.code().value())?.first()?.parse().ok())
+}
+
+/// An ISO 3166-1 alpha-2 country, as the phone number metadata knows it.
+pub type Country = phonenumber::country::Id;
+
+/// The country of an ISO 3166-1 alpha-2 code (any case), when the phone number metadata knows it.
+pub fn parse_country(code: &str) -> Option<Country> {
+    let id: Country = code.to_ascii_uppercase().parse().ok()?;
+    phonenumber::metadata::DATABASE.by_id(id.as_ref()).is_some().then_some(id)
+}
+
+/// Decodes the phone number metadata, which takes a noticeable part of a cold start (bench/README.md): called
+/// off the event path at init when routing needs countries, so the first message does not wait for it.
+pub fn preload_metadata() {
+    let _ = country_of("+12015550123");
+}
+
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
@@ -101,6 +129,30 @@ mod tests {
         ] {
             assert!(matches!(PhoneNumber::parse(Some(n)), Err(PhoneError::NotE164 { .. })), "{n:?} accepted");
         }
+    }
+
+    #[test]
+    fn countries_come_from_the_number_metadata() {
+        for (number, country) in [
+            ("+12065550100", "US"),
+            ("+14165550100", "CA"),
+            ("+16845550100", "AS"),
+            ("+17875550100", "PR"),
+            ("+919876543210", "IN"),
+            ("+447700900123", "GB"),
+            ("+5511987654321", "BR"),
+            ("+8613812345678", "CN"),
+            ("+819012345678", "JP"),
+            ("+33612345678", "FR"),
+        ] {
+            assert_eq!(country_of(number).map(|id| id.as_ref().to_owned()).as_deref(), Some(country), "{number}");
+        }
+        // Non-geographic (international freephone) and unparseable: no country.
+        assert_eq!(country_of("+80012345678"), None);
+        assert_eq!(country_of("not a number"), None);
+        assert_eq!(parse_country("gb").map(|c| c.as_ref().to_owned()).as_deref(), Some("GB"));
+        assert_eq!(parse_country("XX"), None);
+        assert_eq!(parse_country("USA"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The Cognito custom SMS sender trigger event (REFERENCE §1).
+//! The Cognito custom SMS sender trigger event
+//! (<https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-sms-sender.html>).
 //!
 //! No published crate has types for this event, so they live here. Real captures show every header field as
 //! possibly null or absent, so all of them are `Option`s; only `request` is required.
@@ -123,6 +124,19 @@ impl TriggerSource {
             out.push(c.to_ascii_uppercase());
         }
         out
+    }
+
+    /// The known source with this suffix (`SignUp`), or why there is none: a did-you-mean for a name that
+    /// differs only in case, else the list of sources.
+    pub fn from_suffix(name: &str) -> Result<TriggerSource, String> {
+        if let Some(source) = TriggerSource::KNOWN.iter().find(|s| s.suffix() == name) {
+            return Ok(source.clone());
+        }
+        let names: Vec<&str> = TriggerSource::KNOWN.iter().map(|s| s.suffix()).collect();
+        Err(match names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+            Some(n) => format!("is not a trigger source; did you mean {n}?"),
+            None => format!("is not a trigger source; the sources are {}", names.join(", ")),
+        })
     }
 
     /// Whether Cognito sends an encrypted code with this source.

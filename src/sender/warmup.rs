@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use crate::aws::Check;
+
 /// Whether init should wait for the warm-up, given `AWS_LAMBDA_INITIALIZATION_TYPE`. With provisioned
 /// concurrency, init runs before any event arrives, so waiting costs no one anything. On demand, an event is
 /// already waiting: the warm-up runs beside it instead (the SNS connection opens while the first code is
@@ -26,45 +28,9 @@ pub async fn within_budget(check: impl std::future::Future<Output = Check>) -> C
     tokio::time::timeout(BUDGET, check).await.unwrap_or_else(|_| Check::Failed("timeout".into()))
 }
 
-/// What one warm-up call found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
-    /// The service answered and the resource is usable.
-    Ready,
-    /// The call was refused (the role lacks the read permission): the connection is warm, the check is not done.
-    Denied(String),
-    /// The service answered that the resource cannot be used as configured: events will fail until it is fixed.
-    Unusable(String),
-    /// The call failed (timeout, network, service error); the first event will try again.
-    Failed(String),
-    /// Nothing to warm (local outbox, no ledger, development key).
-    Skipped,
-}
-
-impl Check {
-    /// The short word logged for this check.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Check::Ready => "ready",
-            Check::Denied(_) => "denied",
-            Check::Unusable(_) => "unusable",
-            Check::Failed(_) => "failed",
-            Check::Skipped => "skipped",
-        }
-    }
-
-    /// The reason, when there is one.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Check::Denied(r) | Check::Unusable(r) | Check::Failed(r) => Some(r),
-            Check::Ready | Check::Skipped => None,
-        }
-    }
-}
-
 /// What the warm-up found, service by service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct WarmUpReport {
     pub kms: Check,
     pub sns: Check,
     pub idempotency: Check,
@@ -73,7 +39,7 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-impl Report {
+impl WarmUpReport {
     /// The one init log line: `outcome = "warm_up"`, WARN when a service is unusable as configured. Nothing
     /// when everything was skipped (local runs).
     pub fn log(&self) {
@@ -106,31 +72,6 @@ impl Report {
     }
 }
 
-/// Classifies a failed warm-up call by its error code: refusals of the read permission, the given codes that
-/// mean "unusable as configured", and everything else as a failure to retry on the first event.
-pub(crate) fn from_error(code: Option<&str>, unusable: &[&str], fallback: &str) -> Check {
-    const DENIED: [&str; 5] =
-        ["AccessDeniedException", "AccessDenied", "AuthorizationError", "UnrecognizedClientException", "ExpiredToken"];
-    match code {
-        Some(c) if DENIED.contains(&c) => Check::Denied(c.to_owned()),
-        Some(c) if unusable.contains(&c) => Check::Unusable(c.to_owned()),
-        Some(c) => Check::Failed(c.to_owned()),
-        None => Check::Failed(fallback.to_owned()),
-    }
-}
-
-/// The failure text for an SDK error without a service error code (timeout, connection, credentials).
-pub(crate) fn sdk_failure<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String {
-    use aws_smithy_runtime_api::client::result::SdkError;
-    match err {
-        SdkError::TimeoutError(_) => "timeout".into(),
-        SdkError::DispatchFailure(d) if d.is_user() => "could not get credentials".into(),
-        SdkError::DispatchFailure(_) => "could not connect".into(),
-        SdkError::ConstructionFailure(_) => "request could not be built".into(),
-        _ => "unexpected response".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,21 +82,5 @@ mod tests {
         assert!(!awaited_at_init(Some("on-demand")));
         assert!(!awaited_at_init(Some("snap-start")));
         assert!(!awaited_at_init(None));
-    }
-
-    #[test]
-    fn error_codes_are_sorted_into_checks() {
-        let unusable = ["NotFoundException"];
-        assert_eq!(
-            from_error(Some("AccessDeniedException"), &unusable, "x"),
-            Check::Denied("AccessDeniedException".into())
-        );
-        assert_eq!(from_error(Some("NotFoundException"), &unusable, "x"), Check::Unusable("NotFoundException".into()));
-        assert_eq!(
-            from_error(Some("ThrottlingException"), &unusable, "x"),
-            Check::Failed("ThrottlingException".into())
-        );
-        assert_eq!(from_error(None, &unusable, "timeout"), Check::Failed("timeout".into()));
-        assert_eq!(Check::Skipped.reason(), None);
     }
 }

@@ -20,8 +20,9 @@ use std::time::Duration;
 use ::metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 
-use crate::event::TriggerSource;
-use crate::region::is_region_name;
+use crate::config::{ConfigError, Env};
+use crate::destination::region::is_region_name;
+use crate::message::event::TriggerSource;
 
 /// The namespace when `METRICS_NAMESPACE` is unset.
 pub const DEFAULT_NAMESPACE: &str = "CognitoSmsSender";
@@ -31,19 +32,19 @@ pub const SENDER: &str = "cognito-sms-sender";
 pub const WATCHER: &str = "delivery-status-watcher";
 
 /// Messages SNS accepted (outcome `sent`).
-pub const SENT: &str = "Sent";
+const SENT: &str = "Sent";
 /// Events that ended without an SMS, by `Outcome` (every outcome except `sent` and `duplicate`).
-pub const FAILURES: &str = "Failures";
+const FAILURES: &str = "Failures";
 /// Redelivered events whose SMS had been sent before (outcome `duplicate`).
-pub const DUPLICATES: &str = "Duplicates";
+const DUPLICATES: &str = "Duplicates";
 /// Milliseconds spent in one [`Stage`], retries included.
-pub const LATENCY: &str = "Latency";
+const LATENCY: &str = "Latency";
 /// SMS parts of each message sent.
-pub const SMS_PARTS: &str = "SmsParts";
+const SMS_PARTS: &str = "SmsParts";
 /// Cold starts of the function.
-pub const COLD_START: &str = "ColdStart";
+const COLD_START: &str = "ColdStart";
 /// SMS that SNS accepted but could not deliver, by failure `Class` (from the delivery-status logs).
-pub const DELIVERY_FAILURES: &str = "DeliveryFailures";
+const DELIVERY_FAILURES: &str = "DeliveryFailures";
 
 /// The `Service` dimension, on every document.
 const SERVICE: &str = "Service";
@@ -85,45 +86,24 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MetricsError {
     /// A setting is not allowed; the message names the variable, like the function's other settings.
-    #[error("{variable}: {reason}")]
-    Setting { variable: &'static str, reason: String },
+    #[error(transparent)]
+    Setting(#[from] ConfigError),
     /// A metrics recorder was installed before (`init` runs once per process).
     #[error("the metrics recorder could not be installed: {0}")]
     Install(String),
 }
 
 impl Settings {
-    /// Reads the process environment. When the function's application log level (`AWS_LAMBDA_LOG_LEVEL`) is
-    /// above INFO, every document carries that level: Lambda's log-level filter treats a JSON line without a
-    /// `level` as INFO and would otherwise drop all metrics.
-    pub fn from_env() -> Result<Self, MetricsError> {
-        let mut settings = Self::from_lookup(|k| std::env::var(k).ok())?;
-        settings.level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().and_then(|l| level_that_survives(&l));
-        Ok(settings)
-    }
-
-    /// Reads `METRICS` and `METRICS_NAMESPACE` through `lookup`; empty values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let enabled = match get("METRICS").as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(other) => {
-                return Err(MetricsError::Setting {
-                    variable: "METRICS",
-                    reason: format!("{other:?} is not allowed; use on or off"),
-                })
-            }
-        };
-        let namespace = match get("METRICS_NAMESPACE") {
-            None => DEFAULT_NAMESPACE.to_owned(),
-            Some(ns) => {
-                check_namespace(&ns)
-                    .map_err(|reason| MetricsError::Setting { variable: "METRICS_NAMESPACE", reason })?;
-                ns
-            }
-        };
-        Ok(Settings { enabled, namespace, level: None })
+    /// Reads `METRICS` and `METRICS_NAMESPACE` from `env`. When the function's application log level
+    /// (`AWS_LAMBDA_LOG_LEVEL`) is above INFO, every document carries that level: Lambda's log-level filter
+    /// treats a JSON line without a `level` as INFO and would otherwise drop all metrics.
+    pub fn from_env(env: &Env) -> Result<Self, MetricsError> {
+        let namespace = env.parsed("METRICS_NAMESPACE", |ns| check_namespace(ns).map(|_| ns.to_owned()))?;
+        Ok(Settings {
+            enabled: env.on_off("METRICS", true)?,
+            namespace: namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+            level: env.get("AWS_LAMBDA_LOG_LEVEL").and_then(|l| level_that_survives(&l)),
+        })
     }
 }
 
@@ -176,44 +156,56 @@ pub fn init(settings: &Settings, service: &'static str) -> Result<(), MetricsErr
     COLLECTOR.set(collector).map_err(|_| MetricsError::Install("init called twice".to_owned()))
 }
 
-/// Counts one handled event by its outcome: `sent` adds to [`SENT`], `duplicate` to [`DUPLICATES`], any other
-/// outcome to [`FAILURES`] with the dimension `Outcome`. Dimensions: `TriggerSource` and `SnsRegion` (`None`
+/// How a handled event counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally<'a> {
+    /// An SMS was accepted for sending.
+    Sent,
+    /// A redelivered event whose SMS was sent before.
+    Duplicate,
+    /// The event ended without an SMS, with this outcome.
+    Failure(&'a str),
+}
+
+/// Counts one handled event: [`Tally::Sent`] adds to `Sent`, [`Tally::Duplicate`] to `Duplicates`, a
+/// failure to `Failures` with the dimension `Outcome`. Dimensions: `TriggerSource` and `SnsRegion` (`None`
 /// when the event had none, `Other` when it is not a known value), plus the `Service`-only roll-up (and
 /// `Service` + `Outcome` for failures).
-pub fn record_outcome(outcome: &str, trigger_source: Option<&str>, sns_region: Option<&str>) {
+pub fn record_outcome(tally: Tally, trigger_source: Option<&str>, sns_region: Option<&str>) {
     let source = trigger_source_dimension(trigger_source);
     let region = region_dimension(sns_region);
-    let name = match outcome {
-        crate::outcome::SENT => SENT,
-        crate::outcome::DUPLICATE => DUPLICATES,
-        _ => FAILURES,
+    let name = match tally {
+        Tally::Sent => SENT,
+        Tally::Duplicate => DUPLICATES,
+        Tally::Failure(outcome) => {
+            let outcome = name_dimension(outcome);
+            counter!(FAILURES, "Outcome" => outcome.clone(), "TriggerSource" => source, "SnsRegion" => region)
+                .increment(1);
+            counter!(FAILURES, "Outcome" => outcome).increment(1);
+            counter!(FAILURES).increment(1);
+            return;
+        }
     };
-    if name == FAILURES {
-        let outcome = name_dimension(outcome);
-        counter!(FAILURES, "Outcome" => outcome.clone(), "TriggerSource" => source, "SnsRegion" => region).increment(1);
-        counter!(FAILURES, "Outcome" => outcome).increment(1);
-    } else {
-        counter!(name, "TriggerSource" => source, "SnsRegion" => region).increment(1);
-    }
+    counter!(name, "TriggerSource" => source, "SnsRegion" => region).increment(1);
     counter!(name).increment(1);
 }
 
-/// Records how long one stage took, in milliseconds ([`LATENCY`] with the dimension `Stage`).
+/// Records how long one stage took, in milliseconds (`Latency` with the dimension `Stage`).
 pub fn record_latency(stage: Stage, took: Duration) {
     histogram!(LATENCY, "Stage" => stage.as_str()).record(took.as_secs_f64() * 1000.0);
 }
 
-/// Records the number of SMS parts of a message sent ([`SMS_PARTS`]).
+/// Records the number of SMS parts of a message sent (`SmsParts`).
 pub fn record_sms_parts(parts: u32) {
     histogram!(SMS_PARTS).record(f64::from(parts));
 }
 
-/// Counts a cold start ([`COLD_START`]); call once, after [`init`].
+/// Counts a cold start (`ColdStart`); call once, after [`init`].
 pub fn record_cold_start() {
     counter!(COLD_START).increment(1);
 }
 
-/// Counts one SMS that SNS reported as not delivered ([`DELIVERY_FAILURES`]) with the dimension `Class`, and
+/// Counts one SMS that SNS reported as not delivered (`DeliveryFailures`) with the dimension `Class`, and
 /// in the `Service`-only roll-up.
 pub fn record_delivery_failure(class: &str) {
     counter!(DELIVERY_FAILURES, "Class" => name_dimension(class)).increment(1);
@@ -285,7 +277,7 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, MetricsError> {
-        Settings::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string()))
+        Settings::from_env(&Env::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.to_string())))
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Sending the way each country requires: the SNS message attributes per destination country.
 //!
-//! The country comes from the E.164 number through libphonenumber's metadata (the `phonenumber` crate), so
-//! `+1 684…` is American Samoa and `+1 416…` Canada, which no prefix slicing gets right. A routing table
+//! The country comes from the number ([`country_of`]). A routing table
 //! (`SMS_ROUTES_FILE`, TOML) has a `[default]` route and `[countries.<ISO code>]` routes; a country route
 //! inherits every field it does not set from `[default]`, and `[default]` inherits from the environment
 //! (`SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`), which alone make the default route when there
@@ -14,17 +13,16 @@
 //!   code). A `[countries.US]` or `[countries.CA]` route without an `origination_number` (its own or
 //!   inherited) is refused at init. When those numbers fall to a default route without one, init succeeds
 //!   with a warning ([`Routes::warnings`]): SNS then picks one of the account's identities itself, which works
-//!   when the account has exactly the right one, and that is how the function behaved before routes existed.
+//!   when the account has exactly the right one.
 
 use std::collections::HashMap;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use phonenumber::country::Id;
 
-use crate::catalogue::line_col;
-use crate::config::{SmsAttributes, SmsType};
-use crate::event::TriggerSource;
-use crate::phone::PhoneNumber;
+use super::attributes::{check_max_price, check_origination_number, check_sender_id, SmsAttributes, SmsType};
+use super::phone::{country_of, parse_country, Country, PhoneNumber};
+use crate::message::event::TriggerSource;
+use crate::toml_file::{self, FileError, ENV_ORIGIN};
 
 /// Countries where SNS cannot send from an alphanumeric sender ID, from the "SMS Sender IDs" column of AWS
 /// End User Messaging's supported-countries tables (North and South America, Asia), plus Puerto Rico, which
@@ -35,21 +33,8 @@ pub const NO_SENDER_ID: [&str; 18] =
 /// Countries whose carriers require a registered origination identity (`OriginationNumber`).
 pub const NEEDS_ORIGINATION_NUMBER: [&str; 2] = ["US", "CA"];
 
-/// How errors name settings that come from environment variables.
-const ENV_ORIGIN: &str = "environment";
-
-/// What is wrong with the routing table: where, which key and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: {key}: {reason}")]
-pub struct RoutesError {
-    /// The file as given in `SMS_ROUTES_FILE`, or `environment`.
-    pub origin: String,
-    /// The dotted key, like `countries.US.sender_id`, or `line 3, column 7`.
-    pub key: String,
-    pub reason: String,
-}
-
-type Attributes = Vec<(&'static str, MessageAttributeValue)>;
+/// SNS message attributes, built once per route at init.
+type AttributeList = Vec<(&'static str, MessageAttributeValue)>;
 
 /// How messages to one country (or by default) are sent. The message attributes are built once, at init.
 #[derive(Debug, Clone)]
@@ -66,8 +51,8 @@ pub struct Route {
     pub template_id: Option<String>,
     /// DLT template IDs of single trigger sources: each registered message text has its own.
     pub template_ids: HashMap<TriggerSource, String>,
-    attributes: Attributes,
-    by_source: HashMap<TriggerSource, Attributes>,
+    attributes: AttributeList,
+    by_source: HashMap<TriggerSource, AttributeList>,
 }
 
 /// The fields a route section may set; `Some(None)` is an explicit removal (`""`).
@@ -115,7 +100,7 @@ impl Route {
         }
     }
 
-    fn attributes_with(&self, template_id: Option<&str>) -> Attributes {
+    fn attributes_with(&self, template_id: Option<&str>) -> AttributeList {
         let attr = |data_type: &str, value: &str| {
             MessageAttributeValue::builder()
                 .data_type(data_type)
@@ -156,16 +141,6 @@ impl Route {
     pub fn message_attributes_for(&self, source: &TriggerSource) -> &[(&'static str, MessageAttributeValue)] {
         self.by_source.get(source).unwrap_or(&self.attributes)
     }
-
-    /// The route's SNS attributes in the shape [`crate::sns`] takes today (no DLT IDs).
-    pub fn sms_attributes(&self) -> SmsAttributes {
-        SmsAttributes {
-            sms_type: self.sms_type,
-            sender_id: self.sender_id.clone(),
-            origination_number: self.origination_number.clone(),
-            max_price: self.max_price.clone(),
-        }
-    }
 }
 
 /// The checked routing table.
@@ -175,113 +150,56 @@ pub struct Routes {
     default: Route,
     /// The default route less its sender ID, for [`NO_SENDER_ID`] countries without their own section.
     default_no_sender: Option<Route>,
-    countries: HashMap<Id, Route>,
+    countries: HashMap<Country, Route>,
     warnings: Vec<String>,
     /// False when every number gets the default route, so no number needs its country looked up.
     by_country_needed: bool,
 }
 
+
+/// A country's section as read: its code, its key in the file and its fields.
+type CountrySection = (Country, String, Fields);
+
 impl Routes {
-    /// The routing table of `SMS_ROUTES_FILE` layered over `env` (the settings parsed from `SMS_TYPE`,
-    /// `SENDER_ID`, `ORIGINATION_NUMBER` and `MAX_PRICE`); just `env` as the default route without the file.
-    pub fn load(lookup: impl Fn(&str) -> Option<String>, env: &SmsAttributes) -> Result<Routes, RoutesError> {
-        match lookup("SMS_ROUTES_FILE").filter(|v| !v.trim().is_empty()) {
+    /// The routing table of the file `SMS_ROUTES_FILE` names, layered over `env` (the settings parsed from
+    /// `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER` and `MAX_PRICE`); just `env` as the default route without
+    /// a file.
+    pub fn load(file: Option<&str>, env: &SmsAttributes) -> Result<Routes, FileError> {
+        match file {
             None => Ok(Routes::from_attributes(env)),
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| RoutesError {
-                    origin: path.clone(),
-                    key: "SMS_ROUTES_FILE".into(),
-                    reason: format!("cannot be read: {e}"),
-                })?;
-                Routes::from_toml(&text, &path, env)
-            }
+            Some(path) => Routes::from_toml(&toml_file::read(path, "SMS_ROUTES_FILE")?, path, env),
         }
     }
 
     /// One default route from the environment's settings.
     pub fn from_attributes(env: &SmsAttributes) -> Routes {
-        let fields = fields_of(env);
-        Routes::assemble(ENV_ORIGIN, fields, Vec::new()).expect("a default route alone passes every check")
+        Routes::assemble(ENV_ORIGIN, fields_of(env), Vec::new()).expect("a default route alone passes every check")
     }
 
     /// Parses and checks a routing table; `origin` names it in errors.
-    pub fn from_toml(text: &str, origin: &str, env: &SmsAttributes) -> Result<Routes, RoutesError> {
-        let err = |key: &str, reason: String| RoutesError { origin: origin.to_owned(), key: key.to_owned(), reason };
-        let doc: toml::Table = toml::from_str(text).map_err(|e| {
-            let key = e.span().map(|s| line_col(text, s.start)).unwrap_or_else(|| "(whole file)".into());
-            err(&key, format!("is not valid TOML: {}", e.message()))
-        })?;
-        for key in doc.keys() {
-            if key != "default" && key != "countries" {
-                return Err(err(key, "is not a routing key; the keys are [default] and [countries.<ISO code>]".into()));
-            }
-        }
+    pub fn from_toml(text: &str, origin: &str, env: &SmsAttributes) -> Result<Routes, FileError> {
+        let err = |(key, reason): (String, String)| FileError::new(origin, &key, reason);
+        let doc = toml_file::parse(text, origin)?;
+        let hint = "is not a routing key; the keys are [default] and [countries.<ISO code>]";
+        toml_file::only_keys(&doc, &["default", "countries"], origin, hint)?;
         let mut base = fields_of(env);
         if let Some(v) = doc.get("default") {
-            let t = v.as_table().ok_or_else(|| err("default", "must be a table of route fields".into()))?;
-            overlay(&mut base, parse_fields(t, "default").map_err(|(k, r)| err(&k, r))?);
+            overlay(&mut base, parse_section(v, "default").map_err(err)?);
         }
-        let mut countries = Vec::new();
-        if let Some(v) = doc.get("countries") {
-            let t = v
-                .as_table()
-                .ok_or_else(|| err("countries", "must hold one table per country, like [countries.US]".into()))?;
-            for (code, section) in t {
-                let key = format!("countries.{code}");
-                let id: Id = code
-                    .to_ascii_uppercase()
-                    .parse()
-                    .ok()
-                    .filter(|id: &Id| phonenumber::metadata::DATABASE.by_id(id.as_ref()).is_some())
-                    .ok_or_else(|| err(&key, "is not a country the phone number metadata knows; use its ISO 3166-1 code, like US, IN or BR".into()))?;
-                if countries.iter().any(|(other, _, _)| *other == id) {
-                    return Err(err(&key, "is listed twice (country codes are not case-sensitive)".into()));
-                }
-                let section = section.as_table().ok_or_else(|| err(&key, "must be a table of route fields".into()))?;
-                let fields = parse_fields(section, &key).map_err(|(k, r)| err(&k, r))?;
-                countries.push((id, key, fields));
-            }
-        }
-        Routes::assemble(origin, base, countries).map_err(|(k, r)| err(&k, r))
+        let countries = match doc.get("countries") {
+            Some(v) => parse_countries(v).map_err(err)?,
+            None => Vec::new(),
+        };
+        Routes::assemble(origin, base, countries).map_err(err)
     }
 
     /// Builds the routes and applies the country rules; errors are (key, reason).
-    fn assemble(origin: &str, base: Fields, countries: Vec<(Id, String, Fields)>) -> Result<Routes, (String, String)> {
+    fn assemble(origin: &str, base: Fields, countries: Vec<CountrySection>) -> Result<Routes, (String, String)> {
         let default = Route::build("default".into(), base);
         check_dlt(&default, "default")?;
-        let mut warnings = Vec::new();
         let mut by_country = HashMap::new();
         for (id, key, own) in countries {
-            let code = id.as_ref();
-            let explicit_sender = matches!(own.sender_id, Some(Some(_)));
-            let mut fields = default.fields();
-            overlay(&mut fields, own);
-            if NO_SENDER_ID.contains(&code) {
-                if explicit_sender {
-                    return Err((
-                        format!("{key}.sender_id"),
-                        format!(
-                            "{code} does not allow alphanumeric sender IDs, so SNS cannot send with one; remove it"
-                        ),
-                    ));
-                }
-                fields.sender_id = Some(None);
-            }
-            let route = Route::build(key.clone(), fields);
-            if NEEDS_ORIGINATION_NUMBER.contains(&code) {
-                match route.origination_number.as_deref() {
-                    None => return Err((
-                        key,
-                        format!("{code} carriers only deliver from a registered origination identity: set origination_number (a toll-free, 10DLC or short code number of this account)"),
-                    )),
-                    Some(n) if n.starts_with('+') && !n.starts_with("+1") => return Err((
-                        format!("{key}.origination_number"),
-                        format!("{n} is not a North American number; {code} messages need a +1 toll-free or 10DLC number, or a short code"),
-                    )),
-                    Some(_) => {}
-                }
-            }
-            check_dlt(&route, &key)?;
+            let route = country_route(&default, id, &key, own)?;
             by_country.insert(id, route);
         }
         let default_no_sender = default.sender_id.as_ref().map(|_| {
@@ -289,24 +207,8 @@ impl Routes {
             fields.sender_id = Some(None);
             Route::build("default without SenderID".into(), fields)
         });
-        let uncovered: Vec<&str> = NEEDS_ORIGINATION_NUMBER
-            .iter()
-            .copied()
-            .filter(|c| c.parse().is_ok_and(|id: Id| !by_country.contains_key(&id)))
-            .collect();
-        if default.origination_number.is_none() && !uncovered.is_empty() {
-            warnings.push(format!(
-                "{} numbers use the default route, which has no OriginationNumber: SNS picks one of the account's origination identities, and US and Canadian carriers drop messages without a registered one; set ORIGINATION_NUMBER, or origination_number in [countries.US] / [countries.CA] of SMS_ROUTES_FILE",
-                uncovered.join(" and ")
-            ));
-        }
+        let warnings = uncovered_warning(&default, &by_country).into_iter().collect();
         let by_country_needed = !by_country.is_empty() || default_no_sender.is_some();
-        if by_country_needed {
-            // Decoding the phone number metadata takes about 0.1 s (release build). Starting it now, beside the
-            // rest of init (SDK config, keyring), keeps it off the first message; a lookup that comes before it
-            // ends waits for it.
-            std::thread::spawn(|| phonenumber::parse(None, "+12015550123").is_ok());
-        }
         Ok(Routes {
             origin: origin.to_owned(),
             default,
@@ -317,16 +219,21 @@ impl Routes {
         })
     }
 
+    /// Whether any number's route depends on its country (so the phone number metadata is needed).
+    pub fn needs_country(&self) -> bool {
+        self.by_country_needed
+    }
+
     /// The route for messages to `phone`.
     pub fn route_for(&self, phone: &PhoneNumber) -> &Route {
         if !self.by_country_needed {
             return &self.default;
         }
-        self.route_for_country(country_of(phone))
+        self.route_for_country(country_of(phone.as_e164()))
     }
 
     /// The route for a country (`None` when the number's country is unknown: the default route).
-    pub fn route_for_country(&self, country: Option<Id>) -> &Route {
+    pub fn route_for_country(&self, country: Option<Country>) -> &Route {
         let Some(id) = country else {
             return &self.default;
         };
@@ -337,11 +244,6 @@ impl Routes {
             Some(route) if NO_SENDER_ID.contains(&id.as_ref()) => route,
             _ => &self.default,
         }
-    }
-
-    /// The default route.
-    pub fn default_route(&self) -> &Route {
-        &self.default
     }
 
     /// Where the table came from: the file path, or `environment`.
@@ -355,15 +257,70 @@ impl Routes {
     }
 }
 
-/// The country (ISO 3166-1 region) of an E.164 number, from libphonenumber's metadata. A number whose
-/// region the metadata cannot pin down (say a new NANP area code) counts as the main country of its calling
-/// code (`+1` → US), which errs towards the stricter rules; non-geographic numbers (`+800`, `+882`…) have none.
-pub fn country_of(phone: &PhoneNumber) -> Option<Id> {
-    let parsed = phonenumber::parse(None, phone.as_e164()).ok()?;
-    parsed
-        .country()
-        .id()
-        .or_else(|| phonenumber::metadata::DATABASE.region(&parsed.code().value())?.first()?.parse().ok())
+/// One country's route: the default's fields under the section's own, with the country rules applied.
+fn country_route(default: &Route, id: Country, key: &str, own: Fields) -> Result<Route, (String, String)> {
+    let code = id.as_ref();
+    let explicit_sender = matches!(own.sender_id, Some(Some(_)));
+    let mut fields = default.fields();
+    overlay(&mut fields, own);
+    if NO_SENDER_ID.contains(&code) {
+        if explicit_sender {
+            return Err((
+                format!("{key}.sender_id"),
+                format!("{code} does not allow alphanumeric sender IDs, so SNS cannot send with one; remove it"),
+            ));
+        }
+        fields.sender_id = Some(None);
+    }
+    let route = Route::build(key.to_owned(), fields);
+    if NEEDS_ORIGINATION_NUMBER.contains(&code) {
+        match route.origination_number.as_deref() {
+            None => return Err((
+                key.to_owned(),
+                format!("{code} carriers only deliver from a registered origination identity: set origination_number (a toll-free, 10DLC or short code number of this account)"),
+            )),
+            Some(n) if n.starts_with('+') && !n.starts_with("+1") => return Err((
+                format!("{key}.origination_number"),
+                format!("{n} is not a North American number; {code} messages need a +1 toll-free or 10DLC number, or a short code"),
+            )),
+            Some(_) => {}
+        }
+    }
+    check_dlt(&route, key)?;
+    Ok(route)
+}
+
+/// The warning for US and Canadian numbers that fall to a default route without an origination number.
+fn uncovered_warning(default: &Route, by_country: &HashMap<Country, Route>) -> Option<String> {
+    let uncovered: Vec<&str> = NEEDS_ORIGINATION_NUMBER
+        .iter()
+        .copied()
+        .filter(|c| parse_country(c).is_some_and(|id| !by_country.contains_key(&id)))
+        .collect();
+    (default.origination_number.is_none() && !uncovered.is_empty()).then(|| format!(
+        "{} numbers use the default route, which has no OriginationNumber: SNS picks one of the account's origination identities, and US and Canadian carriers drop messages without a registered one; set ORIGINATION_NUMBER, or origination_number in [countries.US] / [countries.CA] of SMS_ROUTES_FILE",
+        uncovered.join(" and ")
+    ))
+}
+
+/// The `[countries.<code>]` sections, each checked to be a known country named once.
+fn parse_countries(v: &toml::Value) -> Result<Vec<CountrySection>, (String, String)> {
+    let table = v
+        .as_table()
+        .ok_or_else(|| ("countries".to_owned(), "must hold one table per country, like [countries.US]".to_owned()))?;
+    let mut countries: Vec<CountrySection> = Vec::new();
+    for (code, section) in table {
+        let key = format!("countries.{code}");
+        let id = parse_country(code).ok_or_else(|| {
+            (key.clone(), "is not a country the phone number metadata knows; use its ISO 3166-1 code, like US, IN or BR".to_owned())
+        })?;
+        if countries.iter().any(|(other, _, _)| *other == id) {
+            return Err((key, "is listed twice (country codes are not case-sensitive)".into()));
+        }
+        let fields = parse_section(section, &key)?;
+        countries.push((id, key, fields));
+    }
+    Ok(countries)
 }
 
 fn fields_of(env: &SmsAttributes) -> Fields {
@@ -407,106 +364,74 @@ fn check_dlt(route: &Route, key: &str) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Reads one route section; errors are (key, reason).
-fn parse_fields(t: &toml::Table, section: &str) -> Result<Fields, (String, String)> {
+/// Reads one route section (`[default]` or a country's); errors are (key, reason).
+fn parse_section(v: &toml::Value, section: &str) -> Result<Fields, (String, String)> {
+    let table = v.as_table().ok_or_else(|| (section.to_owned(), "must be a table of route fields".to_owned()))?;
     let mut f = Fields::default();
-    for (name, value) in t {
+    for (name, value) in table {
         let key = format!("{section}.{name}");
-        let text = |value: &toml::Value| -> Result<Option<String>, (String, String)> {
-            let s = match value {
-                toml::Value::String(s) => s.trim().to_owned(),
-                _ => return Err((key.clone(), "must be a string".into())),
-            };
-            Ok((!s.is_empty()).then_some(s))
-        };
-        match name.as_str() {
-            "sms_type" => {
-                f.sms_type = Some(match value.as_str() {
-                    Some("Transactional") => SmsType::Transactional,
-                    Some("Promotional") => SmsType::Promotional,
-                    _ => return Err((key, "must be \"Transactional\" or \"Promotional\"".into())),
-                })
-            }
-            "sender_id" => {
-                let v = text(value)?;
-                if let Some(v) = &v {
-                    let ok = (3..=11).contains(&v.len())
-                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                        && v.bytes().any(|b| b.is_ascii_alphabetic());
-                    if !ok {
-                        return Err((key, format!("{v:?} is not a sender ID: 3-11 letters, digits or hyphens with at least one letter")));
-                    }
-                }
-                f.sender_id = Some(v);
-            }
-            "origination_number" => {
-                let v = text(value)?;
-                if let Some(v) = &v {
-                    let digits = v.strip_prefix('+').unwrap_or(v);
-                    if !((5..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())) {
-                        return Err((key, format!("{v:?} is not an origination number: 5-14 digits with an optional leading +")));
-                    }
-                }
-                f.origination_number = Some(v);
-            }
-            "max_price" => {
-                let v = match value {
-                    toml::Value::Float(p) => Some(p.to_string()),
-                    toml::Value::Integer(p) => Some(p.to_string()),
-                    other => text(other)?,
-                };
-                if let Some(v) = &v {
-                    let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-                        && v.bytes().filter(|b| *b == b'.').count() <= 1
-                        && v.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite());
-                    if !ok {
-                        return Err((key, format!("{v:?} is not a price: a positive amount in USD, like \"0.50\"")));
-                    }
-                }
-                f.max_price = Some(v);
-            }
-            "entity_id" => f.entity_id = Some(dlt_id(text(value)?, &key)?),
-            "template_id" => f.template_id = Some(dlt_id(text(value)?, &key)?),
-            "template_ids" => {
-                let t = value.as_table().ok_or_else(|| {
-                    (key.clone(), "must be a table of TriggerSource = \"template ID\" pairs".into())
-                })?;
-                for (source_name, id) in t {
-                    let key = format!("{key}.{source_name}");
-                    let source = TriggerSource::KNOWN
-                        .iter()
-                        .find(|s| s.suffix() == source_name)
-                        .ok_or_else(|| {
-                            let names: Vec<&str> = TriggerSource::KNOWN.iter().map(|s| s.suffix()).collect();
-                            (key.clone(), format!("is not a trigger source; the sources are {}", names.join(", ")))
-                        })?;
-                    let id = id
-                        .as_str()
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| (key.clone(), "must be a non-empty string".into()))?;
-                    let id = dlt_id(Some(id), &key)?.expect("given");
-                    f.template_ids.insert(source.clone(), id);
-                }
-            }
-            _ => {
-                return Err((
-                    key,
-                    "is not a route field; the fields are sms_type, sender_id, origination_number, max_price, entity_id, template_id and [template_ids]".into(),
-                ))
-            }
+        if name == "template_ids" {
+            f.template_ids = template_ids(value, &key)?;
+        } else {
+            parse_field(&mut f, name, value).map_err(|reason| (key, reason))?;
         }
     }
     Ok(f)
 }
 
-fn dlt_id(v: Option<String>, key: &str) -> Result<Option<String>, (String, String)> {
-    if let Some(id) = &v {
-        if !((1..=50).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())) {
-            return Err((key.to_owned(), format!("{id:?} is not a DLT ID: 1-50 letters or digits")));
-        }
+/// Reads one plain field of a route section into `f`; the error is the reason.
+fn parse_field(f: &mut Fields, name: &str, value: &toml::Value) -> Result<(), String> {
+    let both = "must be \"Transactional\" or \"Promotional\"";
+    match name {
+        "sms_type" => f.sms_type = Some(value.as_str().and_then(|v| SmsType::parse(v).ok()).ok_or(both)?),
+        "sender_id" => f.sender_id = Some(checked_text(value, check_sender_id)?),
+        "origination_number" => f.origination_number = Some(checked_text(value, check_origination_number)?),
+        "max_price" => f.max_price = Some(price(value)?),
+        "entity_id" => f.entity_id = Some(checked_text(value, check_dlt_id)?),
+        "template_id" => f.template_id = Some(checked_text(value, check_dlt_id)?),
+        _ => return Err("is not a route field; the fields are sms_type, sender_id, origination_number, max_price, entity_id, template_id and [template_ids]".into()),
     }
-    Ok(v)
+    Ok(())
+}
+
+/// A string field: trimmed, `""` meaning "remove the inherited value", else checked with `check`.
+fn checked_text(value: &toml::Value, check: fn(&str) -> Result<(), String>) -> Result<Option<String>, String> {
+    let s = value.as_str().ok_or_else(|| "must be a string".to_owned())?.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    check(s)?;
+    Ok(Some(s.to_owned()))
+}
+
+/// `max_price`, given as a number or as text.
+fn price(value: &toml::Value) -> Result<Option<String>, String> {
+    match value {
+        toml::Value::Float(p) => check_max_price(&p.to_string()).map(|_| Some(p.to_string())),
+        toml::Value::Integer(p) => check_max_price(&p.to_string()).map(|_| Some(p.to_string())),
+        other => checked_text(other, check_max_price),
+    }
+}
+
+/// `[template_ids]` at `key`: `TriggerSource = "template ID"` pairs; errors are (key, reason).
+fn template_ids(value: &toml::Value, key: &str) -> Result<HashMap<TriggerSource, String>, (String, String)> {
+    let t = value
+        .as_table()
+        .ok_or_else(|| (key.to_owned(), "must be a table of TriggerSource = \"template ID\" pairs".to_owned()))?;
+    let mut ids = HashMap::new();
+    for (source_name, id) in t {
+        let at = |reason: String| (format!("{key}.{source_name}"), reason);
+        let source = TriggerSource::from_suffix(source_name).map_err(at)?;
+        let id = checked_text(id, check_dlt_id).map_err(at)?.ok_or_else(|| at("must be a non-empty string".into()))?;
+        ids.insert(source, id);
+    }
+    Ok(ids)
+}
+
+/// An Indian DLT entity or template ID: 1-50 letters or digits.
+fn check_dlt_id(id: &str) -> Result<(), String> {
+    let ok = (1..=50).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then_some(()).ok_or_else(|| format!("{id:?} is not a DLT ID: 1-50 letters or digits"))
 }
 
 #[cfg(test)]
@@ -530,31 +455,7 @@ mod tests {
 
     fn fixture() -> Routes {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/routes.toml");
-        Routes::load(|k| (k == "SMS_ROUTES_FILE").then(|| path.to_owned()), &env()).unwrap()
-    }
-
-    #[test]
-    fn countries_come_from_the_number_metadata() {
-        for (number, country) in [
-            ("+12065550100", "US"),
-            ("+14165550100", "CA"),
-            ("+16845550100", "AS"),
-            ("+17875550100", "PR"),
-            ("+919876543210", "IN"),
-            ("+447700900123", "GB"),
-            ("+5511987654321", "BR"),
-            ("+8613812345678", "CN"),
-            ("+819012345678", "JP"),
-            ("+33612345678", "FR"),
-        ] {
-            assert_eq!(
-                country_of(&phone(number)).map(|id| id.as_ref().to_owned()),
-                Some(country.to_owned()),
-                "{number}"
-            );
-        }
-        // Non-geographic (international freephone): no country.
-        assert_eq!(country_of(&phone("+80012345678")), None);
+        Routes::load(Some(path), &env()).unwrap()
     }
 
     #[test]
@@ -640,11 +541,11 @@ mod tests {
         let mut sms = env();
         sms.sender_id = Some("MyApp".into());
         sms.max_price = Some("0.25".into());
-        let r = Routes::load(|_| None, &sms).unwrap();
+        let r = Routes::load(None, &sms).unwrap();
         assert_eq!(r.origin(), "environment");
         let fr = r.route_for(&phone("+33612345678"));
         assert_eq!(fr.name(), "default");
-        assert_eq!(fr.sms_attributes(), sms);
+        assert_eq!((fr.sms_type, fr.sender_id.as_ref(), fr.max_price.as_ref()), (sms.sms_type, sms.sender_id.as_ref(), sms.max_price.as_ref()));
         let mut names: Vec<_> = fr.message_attributes().iter().map(|(k, _)| *k).collect();
         names.sort();
         assert_eq!(names, ["AWS.SNS.SMS.MaxPrice", "AWS.SNS.SMS.SMSType", "AWS.SNS.SMS.SenderID"]);
@@ -659,7 +560,7 @@ mod tests {
         // Without a sender ID or country sections every number gets the one route.
         sms.sender_id = None;
         let r = Routes::from_attributes(&sms);
-        assert!(!r.by_country_needed);
+        assert!(!r.needs_country());
         assert_eq!(r.route_for(&phone("+5511987654321")).name(), "default");
     }
 
@@ -738,8 +639,7 @@ mod tests {
             assert!(e.reason.contains(reason), "{e}");
             assert!(e.to_string().starts_with(&format!("{f}: {key}: ")), "{e}");
         }
-        let e =
-            Routes::load(|k| (k == "SMS_ROUTES_FILE").then(|| "/nonexistent/routes.toml".into()), &env()).unwrap_err();
+        let e = Routes::load(Some("/nonexistent/routes.toml"), &env()).unwrap_err();
         assert_eq!((e.origin.as_str(), e.key.as_str()), ("/nonexistent/routes.toml", "SMS_ROUTES_FILE"));
     }
 }

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
-use crate::app;
+use super::encrypt::{encrypt_code, Suite};
+use super::sample::sample_event;
+use crate::aws;
 use crate::config::{parse_kms_key_arn, Config};
-use crate::crypto::{self, Suite};
-use crate::event::TriggerSource;
+use crate::decrypt::esdk;
+use crate::destination::region::pool_region;
+use crate::message::event::TriggerSource;
+use crate::sender::{outcome::Outcome, wiring};
 
 /// The public development key shipped in `events/`, used by `invoke` and `make-event` unless told otherwise.
 pub const DEV_KEY_FILE: &str = "events/DEV-ONLY-public-test-key.hex";
@@ -78,17 +81,17 @@ pub async fn run(cli: Cli) -> CliResult {
             let keyring = match kms_key_arn {
                 Some(arn) => {
                     let arn = parse_kms_key_arn(&arn)?;
-                    crypto::kms_keyring(&arn, aws_sdk_kms::Client::new(&app::aws_config_in(Some("us-east-1")).await))
+                    esdk::kms_keyring(&arn, aws_sdk_kms::Client::new(&aws::aws_config_in(Some("us-east-1")).await))
                         .await?
                 }
-                None => crypto::dev_keyring(&crypto::read_dev_key(&std::fs::read_to_string(&dev_key_file)?)?).await?,
+                None => esdk::dev_keyring(&esdk::read_dev_key(&std::fs::read_to_string(&dev_key_file)?)?).await?,
             };
             let encrypted = if source.carries_code() {
-                Some(crypto::encrypt_code(&keyring, &user_pool_id, code.as_bytes(), Suite::Cognito).await?)
+                Some(encrypt_code(&keyring, &user_pool_id, code.as_bytes(), Suite::Cognito).await?)
             } else {
                 None
             };
-            let region = user_pool_id.split_once('_').map_or("us-east-1", |(r, _)| r);
+            let region = pool_region(&user_pool_id).unwrap_or("us-east-1");
             println!(
                 "{}",
                 serde_json::to_string_pretty(&sample_event(
@@ -105,37 +108,6 @@ pub async fn run(cli: Cli) -> CliResult {
     }
 }
 
-/// A Cognito-shaped event with every header field filled as Cognito does.
-pub fn sample_event(
-    source: &TriggerSource,
-    region: &str,
-    user_pool_id: &str,
-    user_name: &str,
-    phone: &str,
-    code: Option<String>,
-) -> serde_json::Value {
-    json!({
-        "version": "1",
-        "triggerSource": source.to_string(),
-        "region": region,
-        "userPoolId": user_pool_id,
-        "userName": user_name,
-        "callerContext": { "awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1example23456789" },
-        "request": {
-            "type": "customSMSSenderRequestV1",
-            "code": code,
-            "clientMetadata": null,
-            "userAttributes": {
-                "sub": user_name,
-                "phone_number": phone,
-                "phone_number_verified": "false",
-                "cognito:user_status": if *source == TriggerSource::AdminCreateUser { "FORCE_CHANGE_PASSWORD" } else { "UNCONFIRMED" },
-            }
-        },
-        "response": {}
-    })
-}
-
 async fn invoke(event: &PathBuf, dev_key_file: String) -> CliResult {
     let payload: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(event)?)?;
     // Local runs always decrypt with the development key and write to stdout instead of SNS.
@@ -145,15 +117,15 @@ async fn invoke(event: &PathBuf, dev_key_file: String) -> CliResult {
         None if k == "KMS_KEY_ARN" => None,
         None => std::env::var(k).ok(),
     })?;
-    let sdk = app::aws_config_in(Some("us-east-1")).await;
-    let app = app::build(&config, &sdk).await?;
+    let sdk = aws::aws_config_in(Some("us-east-1")).await;
+    let app = wiring::build(&config, &sdk).await?;
     let started = std::time::Instant::now();
     let result = app.handle(&payload).await;
     let elapsed = started.elapsed();
     match result {
         Ok(v) => {
             eprintln!("{v} ({:.1} ms)", elapsed.as_secs_f64() * 1000.0);
-            Ok(if v["outcome"] == crate::outcome::SENT { 0 } else { 1 })
+            Ok(if v["outcome"] == Outcome::Sent.as_str() { 0 } else { 1 })
         }
         Err(e) => {
             eprintln!("{{\"outcome\":\"{}\",\"retry\":true}}", e.outcome());

@@ -1,11 +1,18 @@
 //! Settings from environment variables, parsed once at init. A bad value stops init with a message that
 //! names the variable and says what is allowed.
 
+pub mod env;
+
 use std::time::Duration;
 
-use crate::catalogue::{self, Catalogue};
-use crate::region::is_region_name;
-use crate::routing::Routes;
+use crate::destination::attributes::{
+    check_max_price, check_origination_number, check_sender_id, SmsAttributes, SmsType,
+};
+use crate::destination::region::{is_region_name, is_user_pool_id};
+use crate::destination::routing::Routes;
+use crate::message::catalogue::Catalogue;
+use crate::toml_file::ENV_ORIGIN;
+pub use env::Env;
 
 /// Where the decryption key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,32 +21,6 @@ pub enum KeySource {
     Kms { key_arn: String },
     /// The public development key (`LOCAL_DEV_KEY_FILE`): only when asked for by name.
     LocalDev { path: String },
-}
-
-/// `AWS.SNS.SMS.SMSType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmsType {
-    Transactional,
-    Promotional,
-}
-
-impl SmsType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SmsType::Transactional => "Transactional",
-            SmsType::Promotional => "Promotional",
-        }
-    }
-}
-
-/// The message attributes sent with every Publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmsAttributes {
-    pub sms_type: SmsType,
-    pub sender_id: Option<String>,
-    pub origination_number: Option<String>,
-    /// USD, kept as the validated decimal text SNS expects.
-    pub max_price: Option<String>,
 }
 
 /// The IAM role to publish with, as in the pool's `SmsConfiguration`.
@@ -95,7 +76,7 @@ pub struct Config {
     pub idempotency: Option<IdempotencyTable>,
     /// `LOCAL_OUTBOX`: write messages to this file (`-` for stdout) instead of calling SNS. Local runs only.
     pub local_outbox: Option<String>,
-    /// `WARM_UP` (default on): open the KMS, SNS and DynamoDB connections at init ([`crate::warmup`]).
+    /// `WARM_UP` (default on): open the KMS, SNS and DynamoDB connections at init ([`crate::sender::warmup`]).
     pub warm_up: bool,
 }
 
@@ -107,14 +88,18 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn bad(variable: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { variable: variable.to_owned(), reason: reason.into() }
+impl ConfigError {
+    /// `variable` is not allowed, because `reason`.
+    pub fn new(variable: &str, reason: impl Into<String>) -> Self {
+        ConfigError { variable: variable.to_owned(), reason: reason.into() }
+    }
 }
 
-/// Cognito's pattern for `KMSKeyID` and `SnsCallerArn` (seed `000_…`):
+/// Cognito's pattern for `KMSKeyID` and `SnsCallerArn`
+/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_LambdaConfigType.html>):
 /// `arn:[\w+=/,.@-]+:[\w+=/,.@-]+:([\w+=/,.@-]*)?:[0-9]+:[\w+=/,.@-]+(:[\w+=/,.@-]+)?(:[\w+=/,.@-]+)?`, where `\w` is
-/// ASCII (Java). Checked by hand: compiling it with the `regex` crate took 14.2 M instructions, a quarter of a
-/// cold start's (callgrind), because its `\w` is Unicode.
+/// ASCII (Java). Checked by hand rather than with the `regex` crate, whose Unicode `\w` is costly to compile
+/// at init (bench/README.md).
 fn is_arn(s: &str) -> bool {
     let field = |f: &str| f.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=/,.@-".contains(&b));
     let parts: Vec<&str> = s.split(':').collect();
@@ -130,162 +115,136 @@ fn is_arn(s: &str) -> bool {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::read(&Env::process())
     }
 
     /// Reads settings through `lookup`; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        Self::read(&Env::from_lookup(lookup))
+    }
 
-        let key = match (get("KMS_KEY_ARN"), get("LOCAL_DEV_KEY_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(bad(
-                    "LOCAL_DEV_KEY_FILE",
-                    "set together with KMS_KEY_ARN; the development key is for local runs only, unset one of them",
-                ))
-            }
-            (Some(arn), None) => KeySource::Kms { key_arn: parse_kms_key_arn(&arn)? },
-            (None, Some(path)) => KeySource::LocalDev { path },
-            (None, None) => {
-                return Err(bad(
-                    "KMS_KEY_ARN",
-                    "is required: the ARN of the KMS key set as the pool's LambdaConfig.KMSKeyID",
-                ))
-            }
-        };
-
-        let sns_region = get("SNS_REGION")
-            .map(|r| {
-                if is_region_name(&r) {
-                    Ok(r)
-                } else {
-                    Err(bad("SNS_REGION", format!("{r:?} is not a Region name (5-32 characters, like us-east-1)")))
-                }
-            })
-            .transpose()?;
-
-        let sms_type = match get("SMS_TYPE").as_deref() {
-            None | Some("Transactional") => SmsType::Transactional,
-            Some("Promotional") => SmsType::Promotional,
-            Some(other) => {
-                return Err(bad("SMS_TYPE", format!("{other:?} is not allowed; use Transactional or Promotional")))
-            }
-        };
-        let sender_id = get("SENDER_ID").map(|v| check_sender_id(&v).map(|_| v)).transpose()?;
-        let origination_number =
-            get("ORIGINATION_NUMBER").map(|v| check_origination_number(&v).map(|_| v)).transpose()?;
-        let max_price = get("MAX_PRICE").map(|v| check_max_price(&v).map(|_| v)).transpose()?;
-
-        let caller_role = match get("SNS_CALLER_ARN") {
-            None => {
-                if get("SNS_EXTERNAL_ID").is_some() {
-                    return Err(bad(
-                        "SNS_EXTERNAL_ID",
-                        "is set but SNS_CALLER_ARN is not; the external ID is only used when assuming that role",
-                    ));
-                }
-                None
-            }
-            Some(arn) => {
-                if !(20..=2048).contains(&arn.len()) || !is_arn(&arn) || !arn.contains(":iam::") {
-                    return Err(bad(
-                        "SNS_CALLER_ARN",
-                        "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), 20-2048 characters",
-                    ));
-                }
-                let external_id = lookup("SNS_EXTERNAL_ID").filter(|v| !v.is_empty());
-                if external_id.as_ref().is_some_and(|v| v.len() > 131_072) {
-                    return Err(bad("SNS_EXTERNAL_ID", "is longer than 131072 characters"));
-                }
-                Some(CallerRole { role_arn: arn, external_id })
-            }
-        };
-
-        // File errors are reported under the variable that named the file, and keep the file's own key.
-        let catalogue = Catalogue::load(get).map_err(|e| {
-            if e.origin == catalogue::ENV_ORIGIN {
-                bad(&e.key, e.reason)
-            } else {
-                bad("SMS_TEMPLATES_FILE", e.to_string())
-            }
-        })?;
-
-        let probe = ProbeSettings {
-            enabled: match get("SMS_PROBE").as_deref() {
-                None | Some("on") => true,
-                Some("off") => false,
-                Some(other) => return Err(bad("SMS_PROBE", format!("{other:?} is not allowed; use on or off"))),
-            },
-            cache_for: Duration::from_secs(match get("SMS_PROBE_CACHE_SECONDS") {
-                None => 300,
-                Some(v) => v.parse::<u64>().ok().filter(|s| (10..=86_400).contains(s)).ok_or_else(|| {
-                    bad("SMS_PROBE_CACHE_SECONDS", "must be a whole number of seconds from 10 to 86400")
-                })?,
-            }),
-        };
-
-        let allowed_pools = get("ALLOWED_USER_POOL_IDS")
-            .map(|v| {
-                let ids: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-                match ids.iter().find(|id| !is_user_pool_id(id)) {
-                    Some(id) => Err(bad(
-                        "ALLOWED_USER_POOL_IDS",
-                        format!("{id:?} is not a user pool id (like us-east-1_AbCdEf123)"),
-                    )),
-                    None if ids.is_empty() => Err(bad("ALLOWED_USER_POOL_IDS", "lists no pool ids")),
-                    None => Ok(ids),
-                }
-            })
-            .transpose()?;
-
-        let ttl = match get("IDEMPOTENCY_TTL_SECONDS") {
-            None => 86_400,
-            Some(v) => v.parse::<u64>().ok().filter(|s| (300..=31_536_000).contains(s)).ok_or_else(|| {
-                bad("IDEMPOTENCY_TTL_SECONDS", "must be a whole number of seconds from 300 to 31536000")
-            })?,
-        };
-        let idempotency = get("IDEMPOTENCY_TABLE")
-            .map(|name| {
-                let ok = (3..=255).contains(&name.len())
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-                ok.then(|| IdempotencyTable { name, ttl: Duration::from_secs(ttl) }).ok_or_else(|| {
-                    bad("IDEMPOTENCY_TABLE", "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')")
-                })
-            })
-            .transpose()?;
-
-        let local_outbox = get("LOCAL_OUTBOX");
+    /// Reads every setting from `env`.
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        let key = key_source(env)?;
+        let sms = sms_attributes(env)?;
+        let local_outbox = env.get("LOCAL_OUTBOX");
         if local_outbox.is_some() && !matches!(key, KeySource::LocalDev { .. }) {
             // Only the public development key can feed the outbox, so a real code can never be written out.
-            return Err(bad(
+            return Err(ConfigError::new(
                 "LOCAL_OUTBOX",
                 "is only allowed with LOCAL_DEV_KEY_FILE (local runs); a deployed function always sends through SNS",
             ));
         }
-
-        let warm_up = match get("WARM_UP").as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(other) => return Err(bad("WARM_UP", format!("{other:?} is not allowed; use on or off"))),
-        };
-
-        let sms = SmsAttributes { sms_type, sender_id, origination_number, max_price };
-        let routes = Routes::load(get, &sms).map_err(|e| bad("SMS_ROUTES_FILE", e.to_string()))?;
-
         Ok(Config {
             key,
-            sns_region,
+            sns_region: env.parsed("SNS_REGION", region)?,
+            caller_role: caller_role(env)?,
+            catalogue: catalogue(env)?,
+            routes: Routes::load(env.get("SMS_ROUTES_FILE").as_deref(), &sms)
+                .map_err(|e| ConfigError::new("SMS_ROUTES_FILE", e.to_string()))?,
             sms,
-            caller_role,
-            catalogue,
-            routes,
-            probe,
-            allowed_pools,
-            idempotency,
+            probe: ProbeSettings {
+                enabled: env.on_off("SMS_PROBE", true)?,
+                cache_for: env.seconds("SMS_PROBE_CACHE_SECONDS", 300, 10..=86_400)?,
+            },
+            allowed_pools: env.parsed("ALLOWED_USER_POOL_IDS", pool_ids)?,
+            idempotency: idempotency(env)?,
             local_outbox,
-            warm_up,
+            warm_up: env.on_off("WARM_UP", true)?,
         })
     }
+}
+
+/// `KMS_KEY_ARN` or `LOCAL_DEV_KEY_FILE`, exactly one of them.
+fn key_source(env: &Env) -> Result<KeySource, ConfigError> {
+    match (env.get("KMS_KEY_ARN"), env.get("LOCAL_DEV_KEY_FILE")) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "LOCAL_DEV_KEY_FILE",
+            "set together with KMS_KEY_ARN; the development key is for local runs only, unset one of them",
+        )),
+        (Some(arn), None) => Ok(KeySource::Kms { key_arn: parse_kms_key_arn(&arn)? }),
+        (None, Some(path)) => Ok(KeySource::LocalDev { path }),
+        (None, None) => Err(ConfigError::new(
+            "KMS_KEY_ARN",
+            "is required: the ARN of the KMS key set as the pool's LambdaConfig.KMSKeyID",
+        )),
+    }
+}
+
+/// `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`.
+fn sms_attributes(env: &Env) -> Result<SmsAttributes, ConfigError> {
+    let text = |check: fn(&str) -> Result<(), String>| move |v: &str| check(v).map(|_| v.to_owned());
+    Ok(SmsAttributes {
+        sms_type: env.parsed("SMS_TYPE", SmsType::parse)?.unwrap_or(SmsType::Transactional),
+        sender_id: env.parsed("SENDER_ID", text(check_sender_id))?,
+        origination_number: env.parsed("ORIGINATION_NUMBER", text(check_origination_number))?,
+        max_price: env.parsed("MAX_PRICE", text(check_max_price))?,
+    })
+}
+
+fn region(r: &str) -> Result<String, String> {
+    if is_region_name(r) {
+        Ok(r.to_owned())
+    } else {
+        Err(format!("{r:?} is not a Region name (5-32 characters, like us-east-1)"))
+    }
+}
+
+/// `SNS_CALLER_ARN` and `SNS_EXTERNAL_ID`.
+fn caller_role(env: &Env) -> Result<Option<CallerRole>, ConfigError> {
+    let Some(arn) = env.get("SNS_CALLER_ARN") else {
+        if env.get("SNS_EXTERNAL_ID").is_some() {
+            return Err(ConfigError::new(
+                "SNS_EXTERNAL_ID",
+                "is set but SNS_CALLER_ARN is not; the external ID is only used when assuming that role",
+            ));
+        }
+        return Ok(None);
+    };
+    if !(20..=2048).contains(&arn.len()) || !is_arn(&arn) || !arn.contains(":iam::") {
+        return Err(ConfigError::new(
+            "SNS_CALLER_ARN",
+            "must be an IAM role ARN (arn:aws:iam::123456789012:role/name), 20-2048 characters",
+        ));
+    }
+    // The external ID is taken as written: spaces may be part of it.
+    let external_id = env.raw("SNS_EXTERNAL_ID").filter(|v| !v.is_empty());
+    if external_id.as_ref().is_some_and(|v| v.len() > 131_072) {
+        return Err(ConfigError::new("SNS_EXTERNAL_ID", "is longer than 131072 characters"));
+    }
+    Ok(Some(CallerRole { role_arn: arn, external_id }))
+}
+
+/// The message catalogue. Its errors are reported under the variable that named the file, and keep the
+/// file's own key; a setting's error names the setting.
+fn catalogue(env: &Env) -> Result<Catalogue, ConfigError> {
+    Catalogue::load(|k| env.get(k)).map_err(|e| {
+        if e.origin == ENV_ORIGIN {
+            ConfigError::new(&e.key, e.reason)
+        } else {
+            ConfigError::new("SMS_TEMPLATES_FILE", e.to_string())
+        }
+    })
+}
+
+/// `ALLOWED_USER_POOL_IDS`: a comma-separated list of pool ids.
+fn pool_ids(v: &str) -> Result<Vec<String>, String> {
+    let ids: Vec<String> = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    match ids.iter().find(|id| !is_user_pool_id(id)) {
+        Some(id) => Err(format!("{id:?} is not a user pool id (like us-east-1_AbCdEf123)")),
+        None if ids.is_empty() => Err("lists no pool ids".into()),
+        None => Ok(ids),
+    }
+}
+
+/// `IDEMPOTENCY_TABLE` and `IDEMPOTENCY_TTL_SECONDS`.
+fn idempotency(env: &Env) -> Result<Option<IdempotencyTable>, ConfigError> {
+    let ttl = env.seconds("IDEMPOTENCY_TTL_SECONDS", 86_400, 300..=31_536_000)?;
+    env.parsed("IDEMPOTENCY_TABLE", |name| {
+        let ok = (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        ok.then(|| IdempotencyTable { name: name.to_owned(), ttl })
+            .ok_or_else(|| "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')".to_owned())
+    })
 }
 
 /// A full KMS key ARN. The strict keyring compares it with the ARN stored in each message, so aliases and bare
@@ -294,47 +253,12 @@ pub fn parse_kms_key_arn(arn: &str) -> Result<String, ConfigError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let is_key = parts.len() == 6 && parts[2] == "kms" && parts[5].starts_with("key/") && parts[5].len() > 4;
     if !(20..=2048).contains(&arn.len()) || !is_arn(arn) || !is_key {
-        return Err(bad(
+        return Err(ConfigError::new(
             "KMS_KEY_ARN",
             "must be a full KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), not an alias or a bare key id",
         ));
     }
     Ok(arn.to_owned())
-}
-
-fn check_sender_id(v: &str) -> Result<(), ConfigError> {
-    let ok = (3..=11).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && v.bytes().any(|b| b.is_ascii_alphabetic());
-    ok.then_some(()).ok_or_else(|| bad("SENDER_ID", "must be 3-11 letters, digits or hyphens with at least one letter"))
-}
-
-fn check_origination_number(v: &str) -> Result<(), ConfigError> {
-    let digits = v.strip_prefix('+').unwrap_or(v);
-    let ok = (5..=14).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-    ok.then_some(()).ok_or_else(|| {
-        bad(
-            "ORIGINATION_NUMBER",
-            "must be 5-14 digits with an optional leading +, an origination identity of this account",
-        )
-    })
-}
-
-fn check_max_price(v: &str) -> Result<(), ConfigError> {
-    let ok = v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && v.bytes().filter(|b| *b == b'.').count() <= 1
-        && v.parse::<f64>().is_ok_and(|p| p > 0.0 && p.is_finite());
-    ok.then_some(()).ok_or_else(|| bad("MAX_PRICE", "must be a positive amount in USD, like 0.50"))
-}
-
-/// `<region>_<id>` as Cognito spells pool ids.
-pub fn is_user_pool_id(s: &str) -> bool {
-    match s.split_once('_') {
-        Some((region, id)) => {
-            is_region_name(region) && !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        }
-        None => false,
-    }
 }
 
 #[cfg(test)]
@@ -461,10 +385,11 @@ mod tests {
         let k = ("KMS_KEY_ARN", ARN_OK);
         let c = parse(&[k, ("SENDER_ID", "MyApp"), ("SMS_TEMPLATE_SIGN_UP", "Hi {####}")]).unwrap();
         assert_eq!(c.catalogue.default_locale(), "en");
-        assert_eq!(c.catalogue.origin(), crate::catalogue::BUILT_IN_ORIGIN);
-        let sign_up = &crate::event::TriggerSource::SignUp;
+        assert_eq!(c.catalogue.origin(), crate::message::catalogue::BUILT_IN_ORIGIN);
+        let sign_up = &crate::message::event::TriggerSource::SignUp;
         assert_eq!(c.catalogue.template(sign_up, None, None).unwrap().0.render("7", "u").as_str(), "Hi 7");
-        assert_eq!(c.routes.default_route().sms_attributes(), c.sms);
+        let route = c.routes.route_for_country(None);
+        assert_eq!((route.sms_type, route.sender_id.as_ref()), (c.sms.sms_type, c.sms.sender_id.as_ref()));
         // A file's mistake is reported under the variable that names the file, with the file's key in it.
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
         let e = parse(&[
@@ -509,8 +434,5 @@ mod tests {
                 .unwrap();
         assert_eq!(c.allowed_pools.unwrap(), ["us-east-1_AbC123", "eu-west-1_XyZ"]);
         assert_eq!(c.sns_region.as_deref(), Some("ap-northeast-1"));
-        assert!(is_user_pool_id("us-east-1_EXAMPLE"));
-        assert!(!is_user_pool_id("us-east-1_"));
-        assert!(!is_user_pool_id("EXAMPLE"));
     }
 }

@@ -1,68 +1,23 @@
-//! Decrypting Cognito's codes with the AWS Encryption SDK (REFERENCE §2), and encrypting Cognito-shaped
-//! messages for sample events and tests.
+//! The Encryption SDK adapter: one ESDK client and one materials manager around a strict KMS keyring (or the
+//! raw AES keyring of the public development key), all built once at init.
 
 use std::collections::HashMap;
-use std::future::Future;
 
 use aws_esdk::material_providers::client as mpl_client;
 use aws_esdk::material_providers::types::cryptographic_materials_manager::CryptographicMaterialsManagerRef;
 use aws_esdk::material_providers::types::keyring::KeyringRef;
 use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
-use aws_esdk::material_providers::types::{AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
+use aws_esdk::material_providers::types::{AesWrappingAlg, EsdkCommitmentPolicy};
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use base64::Engine;
 use zeroize::Zeroizing;
 
-use crate::warmup::{self, Check};
-
-/// The encryption context key Cognito binds each code to.
-pub const POOL_CONTEXT_KEY: &str = "userpool-id";
+use super::{DecryptError, Decrypter, POOL_CONTEXT_KEY};
+use crate::aws::{Check, ACCESS_DENIED};
 
 /// Key namespace and name of the development keyring. Events made with it say so in their key provider info.
 pub const DEV_KEY_NAMESPACE: &str = "cognito-sms-sender-local-dev";
 pub const DEV_KEY_NAME: &str = "PUBLIC-TEST-KEY-NOT-SECRET";
-
-/// Turns `request.code` into the plaintext code.
-pub trait Decrypter: Send + Sync {
-    /// Decrypts the base64 `code` of an event from `user_pool_id`. The plaintext is zeroized on drop.
-    fn decrypt(
-        &self,
-        code_b64: &str,
-        user_pool_id: &str,
-    ) -> impl Future<Output = Result<Zeroizing<String>, DecryptError>> + Send;
-
-    /// Opens the connection to the key service during init and checks the key can decrypt
-    /// ([`crate::warmup`]). Nothing to do by default.
-    fn warm_up(&self) -> impl Future<Output = Check> + Send {
-        async { Check::Skipped }
-    }
-}
-
-/// Why a code could not be decrypted. Texts name the cause, never the ciphertext or plaintext.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecryptError {
-    #[error("request.code is not standard base64")]
-    NotBase64,
-    #[error("request.code is not an AWS Encryption SDK message, or it was truncated or altered")]
-    InvalidMessage,
-    #[error("the code was encrypted for another user pool (encryption context userpool-id does not match the event's userPoolId)")]
-    WrongPool,
-    #[error("the code was not encrypted under this function's KMS key (KMS_KEY_ARN); check the pool's LambdaConfig.KMSKeyID")]
-    WrongKey,
-    #[error("KMS refused to decrypt: {0}; the function's role needs kms:Decrypt on KMS_KEY_ARN with the userpool-id context")]
-    KmsDenied(String),
-    #[error("KMS is unavailable or throttling: {0}")]
-    KmsUnavailable(String),
-    #[error("the decrypted code is not UTF-8 text")]
-    NotText,
-}
-
-impl DecryptError {
-    /// Whether trying again later could succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, DecryptError::KmsUnavailable(_))
-    }
-}
 
 /// The Encryption SDK client with one materials manager around one keyring, all built once at init.
 #[derive(Clone)]
@@ -76,13 +31,13 @@ pub struct EsdkDecrypter {
 /// Why the decrypter could not be built (a configuration problem).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the AWS Encryption SDK: {0}")]
-pub struct CryptoInitError(String);
+pub struct CryptoInitError(pub(crate) String);
 
-fn init_err(e: impl std::fmt::Debug) -> CryptoInitError {
+pub(crate) fn init_err(e: impl std::fmt::Debug) -> CryptoInitError {
     CryptoInitError(format!("{e:?}"))
 }
 
-fn esdk_client(policy: EsdkCommitmentPolicy) -> Result<aws_esdk::client::Client, CryptoInitError> {
+pub(crate) fn esdk_client(policy: EsdkCommitmentPolicy) -> Result<aws_esdk::client::Client, CryptoInitError> {
     let config = AwsEncryptionSdkConfig::builder().commitment_policy(policy).build().map_err(init_err)?;
     aws_esdk::client::Client::from_conf(config).map_err(init_err)
 }
@@ -173,17 +128,13 @@ impl Decrypter for EsdkDecrypter {
     }
 
     async fn warm_up(&self) -> Check {
-        use aws_sdk_kms::error::ProvideErrorMetadata;
         use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
         let Some((kms, key_arn)) = &self.key_check else {
             return Check::Skipped;
         };
         let out = match kms.describe_key().key_id(key_arn).send().await {
             Ok(out) => out,
-            Err(e) => {
-                let unusable = ["NotFoundException", "InvalidArnException"];
-                return warmup::from_error(e.code(), &unusable, &warmup::sdk_failure(&e));
-            }
+            Err(e) => return Check::from_error(&e, &["NotFoundException", "InvalidArnException"]),
         };
         let Some(key) = out.key_metadata else {
             return Check::Failed("DescribeKey returned no key metadata".into());
@@ -218,18 +169,12 @@ fn classify(debug: &str) -> DecryptError {
         "InternalFailure",
         "ServiceUnavailable",
     ];
-    const DENIED: [&str; 6] = [
-        "AccessDeniedException",
-        "DisabledException",
-        "KMSInvalidStateException",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-    ];
+    // A disabled key or one pending deletion refuses like a missing permission: the operator must act.
+    const KEY_STATE: [&str; 2] = ["DisabledException", "KMSInvalidStateException"];
     if let Some(code) = TRANSIENT.iter().find(|c| debug.contains(*c)) {
         return DecryptError::KmsUnavailable((*code).to_owned());
     }
-    if let Some(code) = DENIED.iter().find(|c| debug.contains(*c)) {
+    if let Some(code) = ACCESS_DENIED.iter().chain(&KEY_STATE).find(|c| debug.contains(*c)) {
         return DecryptError::KmsDenied((*code).to_owned());
     }
     if debug.contains("Encryption context does not match") || debug.contains("encryption context") {
@@ -245,47 +190,6 @@ fn classify(debug: &str) -> DecryptError {
         return DecryptError::WrongKey;
     }
     DecryptError::InvalidMessage
-}
-
-/// Which algorithm suite an encrypted sample uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Suite {
-    /// What Cognito uses: 0x0378 (AES-256-GCM, HKDF-SHA384, ECDSA P-384), not key-committing.
-    Cognito,
-    /// The SDK's default committing suite (0x0578), which Cognito does not use: for tests showing such a
-    /// message still decrypts under `RequireEncryptAllowDecrypt`.
-    Committing,
-}
-
-/// Encrypts `plaintext` as Cognito would for `user_pool_id` (message format 1, encryption context
-/// `userpool-id`) and returns standard base64, as in `request.code`.
-pub async fn encrypt_code(
-    keyring: &KeyringRef,
-    user_pool_id: &str,
-    plaintext: &[u8],
-    suite: Suite,
-) -> Result<String, CryptoInitError> {
-    let (policy, suite_id) = match suite {
-        Suite::Cognito => (
-            EsdkCommitmentPolicy::ForbidEncryptAllowDecrypt,
-            EsdkAlgorithmSuiteId::AlgAes256GcmIv12Tag16HkdfSha384EcdsaP384,
-        ),
-        Suite::Committing => (
-            EsdkCommitmentPolicy::RequireEncryptAllowDecrypt,
-            EsdkAlgorithmSuiteId::AlgAes256GcmHkdfSha512CommitKeyEcdsaP384,
-        ),
-    };
-    let out = esdk_client(policy)?
-        .encrypt()
-        .plaintext(aws_smithy_types::Blob::new(plaintext.to_vec()))
-        .keyring(keyring.clone())
-        .encryption_context(HashMap::from([(POOL_CONTEXT_KEY.to_owned(), user_pool_id.to_owned())]))
-        .algorithm_suite_id(suite_id)
-        .send()
-        .await
-        .map_err(init_err)?;
-    let bytes = out.ciphertext.ok_or_else(|| CryptoInitError("no ciphertext".into()))?.into_inner();
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 #[cfg(test)]

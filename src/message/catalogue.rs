@@ -28,16 +28,15 @@
 
 use std::collections::HashMap;
 
-use crate::encoding::{analyse, Encoding};
-use crate::event::{Request, TriggerSource};
-use crate::template::{Template, TemplateError};
+use super::event::{Request, TriggerSource};
+use super::sms_parts::{analyse, Encoding};
+use super::template::{Template, TemplateError};
+use crate::toml_file::{self, FileError, ENV_ORIGIN};
 
 /// The built-in catalogue, compiled into the binary.
-pub const BUILT_IN: &str = include_str!("../catalogue/default.toml");
+pub const BUILT_IN: &str = include_str!("../../catalogue/default.toml");
 /// How errors name the built-in catalogue.
 pub const BUILT_IN_ORIGIN: &str = "catalogue/default.toml (built in)";
-/// How errors name settings that come from environment variables.
-pub const ENV_ORIGIN: &str = "environment";
 
 /// `MAX_SMS_PARTS` when unset: every message must fit one SMS.
 pub const DEFAULT_MAX_SMS_PARTS: usize = 1;
@@ -55,18 +54,6 @@ pub const ASSUMED_PASSWORD: &str = "{{{{{{{{{{{{{{{{";
 /// The sign-in name assumed for `{username}`: 32 GSM-7 characters. A phone number has at most 16; longer
 /// e-mail addresses or names with characters outside GSM-7 take more room, and may take another part.
 pub const ASSUMED_USERNAME: &str = "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu";
-
-/// What is wrong with the catalogue, the routing file or a setting: where, which key and why. Only operator
-/// text is quoted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: {key}: {reason}")]
-pub struct CatalogueError {
-    /// The file (as given in `SMS_TEMPLATES_FILE`), the built-in catalogue or `environment`.
-    pub origin: String,
-    /// The dotted key, like `messages.pt-BR.SignUp`, or the environment variable, or `line 3, column 7`.
-    pub key: String,
-    pub reason: String,
-}
 
 /// One language of the catalogue.
 #[derive(Debug, Clone)]
@@ -88,183 +75,81 @@ pub struct Catalogue {
     max_sms_parts: usize,
 }
 
+/// Settings lookup: `SMS_TEMPLATE…`, `SMS_VAR_…`, `MAX_SMS_PARTS`, `SMS_LOCALE_METADATA_KEY`. Empty values
+/// must already read as unset (the configuration's environment lookup does that).
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Turns a message's text into a checked template for its trigger source: variables written in, the code
+/// placeholder required where Cognito sends a code, the size checked against `MAX_SMS_PARTS`.
+struct TemplateParser<'a> {
+    origin: &'a str,
+    variables: HashMap<String, String>,
+    lookup: Lookup<'a>,
+    max_sms_parts: usize,
+}
+
+impl TemplateParser<'_> {
+    fn variable(&self, name: &str) -> Option<String> {
+        if !is_variable_name(name) || name == "username" {
+            return None;
+        }
+        (self.lookup)(&format!("SMS_VAR_{}", name.to_ascii_uppercase())).or_else(|| self.variables.get(name).cloned())
+    }
+
+    fn explain(&self, e: TemplateError) -> String {
+        let mut known: Vec<&str> = self.variables.keys().map(String::as_str).collect();
+        known.sort_unstable();
+        match &e {
+            TemplateError::UnknownPlaceholder(_) if known.is_empty() => format!("{e}; no variables are defined"),
+            TemplateError::UnknownPlaceholder(_) => format!("{e}; [variables] defines {}", known.join(", ")),
+            _ => e.to_string(),
+        }
+    }
+
+    fn parse(&self, text: &str, source: &TriggerSource) -> Result<Template, String> {
+        let variable = |name: &str| self.variable(name);
+        let t = Template::parse_with_variables(text, source.carries_code(), &variable).map_err(|e| self.explain(e))?;
+        if !source.carries_code() && t.uses_code() {
+            return Err("uses {####}, but Cognito sends no code with this notice".into());
+        }
+        check_parts(&t, source, self.max_sms_parts)?;
+        Ok(t)
+    }
+
+    fn err(&self, key: &str, reason: impl Into<String>) -> FileError {
+        FileError::new(self.origin, key, reason)
+    }
+}
+
 impl Catalogue {
     /// Loads the catalogue named by `SMS_TEMPLATES_FILE` (or the built-in one), applies `SMS_TEMPLATE…` and
     /// `SMS_VAR_…`, and checks every message against `MAX_SMS_PARTS`. `SMS_LOCALE_METADATA_KEY` names the
-    /// `clientMetadata` key an app may choose the locale with. Empty values count as unset.
-    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Catalogue, CatalogueError> {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        match get("SMS_TEMPLATES_FILE") {
-            None => Self::from_toml(BUILT_IN, BUILT_IN_ORIGIN, get),
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| CatalogueError {
-                    origin: path.clone(),
-                    key: "SMS_TEMPLATES_FILE".into(),
-                    reason: format!("cannot be read: {e}"),
-                })?;
-                Self::from_toml(&text, &path, get)
-            }
+    /// `clientMetadata` key an app may choose the locale with. `lookup` reads empty values as unset.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Catalogue, FileError> {
+        match lookup("SMS_TEMPLATES_FILE") {
+            None => Self::from_toml(BUILT_IN, BUILT_IN_ORIGIN, lookup),
+            Some(path) => Self::from_toml(&toml_file::read(&path, "SMS_TEMPLATES_FILE")?, &path, lookup),
         }
     }
 
     /// Parses and checks catalogue `text`; `origin` names it in errors. Settings (`SMS_TEMPLATE…`, `SMS_VAR_…`,
-    /// `MAX_SMS_PARTS`, `SMS_LOCALE_METADATA_KEY`) come from `lookup`.
+    /// `MAX_SMS_PARTS`, `SMS_LOCALE_METADATA_KEY`) come from `lookup`, which reads empty values as unset.
     pub fn from_toml(
         text: &str,
         origin: &str,
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Catalogue, CatalogueError> {
-        let err = |key: &str, reason: String| CatalogueError { origin: origin.to_owned(), key: key.to_owned(), reason };
-        let env_err =
-            |key: &str, reason: String| CatalogueError { origin: ENV_ORIGIN.to_owned(), key: key.to_owned(), reason };
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-
-        let max_sms_parts = match get("MAX_SMS_PARTS") {
-            None => DEFAULT_MAX_SMS_PARTS,
-            Some(v) => {
-                v.trim().parse::<usize>().ok().filter(|n| (1..=MAX_MAX_SMS_PARTS).contains(n)).ok_or_else(|| {
-                    env_err(
-                        "MAX_SMS_PARTS",
-                        format!("{v:?} is not allowed; use a whole number of SMS parts from 1 to {MAX_MAX_SMS_PARTS}"),
-                    )
-                })?
-            }
-        };
-        let metadata_key = get("SMS_LOCALE_METADATA_KEY")
-            .map(|k| {
-                let ok = k.len() <= 64 && !k.chars().any(|c| c.is_whitespace() || c.is_control());
-                ok.then_some(k).ok_or_else(|| {
-                    env_err(
-                        "SMS_LOCALE_METADATA_KEY",
-                        "must be a clientMetadata key name: at most 64 characters, no spaces".into(),
-                    )
-                })
-            })
-            .transpose()?;
-
-        let doc: toml::Table = toml::from_str(text).map_err(|e| {
-            let key = e.span().map(|s| line_col(text, s.start)).unwrap_or_else(|| "(whole file)".into());
-            err(&key, format!("is not valid TOML: {}", e.message()))
-        })?;
-
-        for key in doc.keys() {
-            if !["default_locale", "variables", "messages"].contains(&key.as_str()) {
-                return Err(err(
-                    key,
-                    "is not a catalogue key; the keys are default_locale, [variables] and [messages.<locale>]".into(),
-                ));
-            }
-        }
-
-        // Variables: the table, then SMS_VAR_<NAME> over it, looked up for each name a template uses.
-        let mut table_vars: HashMap<String, String> = HashMap::new();
-        if let Some(v) = doc.get("variables") {
-            let t = v.as_table().ok_or_else(|| err("variables", "must be a table of name = \"text\" pairs".into()))?;
-            for (name, value) in t {
-                let key = format!("variables.{name}");
-                if !is_variable_name(name) {
-                    return Err(err(&key, "is not a variable name: use lower-case letters, digits and _, starting with a letter, at most 32 characters".into()));
-                }
-                if name == "username" {
-                    return Err(err(&key, "is reserved: {username} is the user's sign-in name".into()));
-                }
-                let value = value.as_str().ok_or_else(|| err(&key, "must be a string".into()))?;
-                table_vars.insert(name.clone(), value.to_owned());
-            }
-        }
-        let variable = |name: &str| -> Option<String> {
-            if !is_variable_name(name) || name == "username" {
-                return None;
-            }
-            get(&format!("SMS_VAR_{}", name.to_ascii_uppercase())).or_else(|| table_vars.get(name).cloned())
-        };
-        let mut known_vars: Vec<&str> = table_vars.keys().map(String::as_str).collect();
-        known_vars.sort_unstable();
-        let explain = |e: TemplateError| -> String {
-            match &e {
-                TemplateError::UnknownPlaceholder(_) if known_vars.is_empty() => {
-                    format!("{e}; no variables are defined")
-                }
-                TemplateError::UnknownPlaceholder(_) => {
-                    format!("{e}; [variables] defines {}", known_vars.join(", "))
-                }
-                _ => e.to_string(),
-            }
-        };
-        let parse = |text: &str, source: &TriggerSource| -> Result<Template, String> {
-            let t = Template::parse_with_variables(text, source.carries_code(), &variable).map_err(&explain)?;
-            if !source.carries_code() && t.uses_code() {
-                return Err("uses {####}, but Cognito sends no code with this notice".into());
-            }
-            check_parts(&t, source, max_sms_parts)?;
-            Ok(t)
-        };
-
-        let messages = doc
-            .get("messages")
-            .ok_or_else(|| err("messages", "is missing: the catalogue needs [messages.<locale>] tables".into()))?
-            .as_table()
-            .ok_or_else(|| err("messages", "must be a table of locales, like [messages.en]".into()))?;
-        let mut locales = Vec::new();
-        let mut index = HashMap::new();
-        for (tag, table) in messages {
-            let key = format!("messages.{tag}");
-            let norm = normalise_tag(tag)
-                .filter(|n| is_locale_tag(n) && !tag.contains(['.', '@']))
-                .ok_or_else(|| err(&key, "is not a locale tag: use a language code, optionally with a script or region, like en, pt-BR or zh-Hant-TW".into()))?;
-            if let Some(&i) = index.get(&norm) {
-                let other: &Locale = &locales[i];
-                return Err(err(&key, format!("is the same locale as messages.{}", other.tag)));
-            }
-            let table = table
-                .as_table()
-                .ok_or_else(|| err(&key, "must be a table of TriggerSource = \"message\" pairs".into()))?;
-            let mut templates = HashMap::new();
-            for (name, value) in table {
-                let key = format!("messages.{tag}.{name}");
-                let source = TriggerSource::KNOWN
-                    .iter()
-                    .find(|s| s.suffix() == name)
-                    .ok_or_else(|| err(&key, unknown_source(name)))?;
-                let text = value.as_str().ok_or_else(|| err(&key, "must be a string".into()))?;
-                let template = parse(text, source).map_err(|r| err(&key, r))?;
-                templates.insert(source.clone(), template);
-            }
-            index.insert(norm, locales.len());
-            locales.push(Locale { tag: tag.clone(), templates });
-        }
-
-        let default_tag = doc
-            .get("default_locale")
-            .ok_or_else(|| err("default_locale", "is missing: name the locale used when the user's locale is not in the catalogue, like default_locale = \"en\"".into()))?
-            .as_str()
-            .ok_or_else(|| err("default_locale", "must be a string".into()))?;
-        let default = normalise_tag(default_tag)
-            .and_then(|n| index.get(&n).copied())
-            .ok_or_else(|| err("default_locale", format!("{default_tag:?} has no [messages.{default_tag}] table")))?;
-
-        // The environment's overrides replace the default locale's messages.
-        for source in TriggerSource::KNOWN {
-            let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
-            let general =
-                source.carries_code().then(|| get("SMS_TEMPLATE").map(|t| ("SMS_TEMPLATE".to_owned(), t))).flatten();
-            if let Some((variable, text)) = get(&specific).map(|t| (specific, t)).or(general) {
-                let template = parse(&text, &source).map_err(|r| env_err(&variable, r))?;
-                locales[default].templates.insert(source, template);
-            }
-        }
-
-        let default_locale = &locales[default];
-        if let Some(missing) = TriggerSource::KNOWN.iter().find(|s| !default_locale.templates.contains_key(s)) {
-            return Err(err(
-                &format!("messages.{}.{}", default_locale.tag, missing.suffix()),
-                format!(
-                    "is missing: the default locale is the last fallback, so it needs a message for every trigger source (or set SMS_TEMPLATE_{})",
-                    missing.env_suffix()
-                ),
-            ));
-        }
-
+    ) -> Result<Catalogue, FileError> {
+        let max_sms_parts = max_sms_parts(&lookup)?;
+        let metadata_key = metadata_key(&lookup)?;
+        let doc = toml_file::parse(text, origin)?;
+        let hint = "is not a catalogue key; the keys are default_locale, [variables] and [messages.<locale>]";
+        toml_file::only_keys(&doc, &["default_locale", "variables", "messages"], origin, hint)?;
+        let variables = read_variables(&doc, origin)?;
+        let parser = TemplateParser { origin, variables, lookup: &lookup, max_sms_parts };
+        let (mut locales, index) = read_locales(&doc, &parser)?;
+        let default = default_locale(&doc, &parser, &index)?;
+        apply_overrides(&mut locales[default], &parser)?;
+        check_complete(&locales[default], &parser)?;
         Ok(Catalogue { origin: origin.to_owned(), locales, index, default, metadata_key, max_sms_parts })
     }
 
@@ -338,6 +223,128 @@ impl Catalogue {
     }
 }
 
+/// `MAX_SMS_PARTS`: 1 to [`MAX_MAX_SMS_PARTS`].
+fn max_sms_parts(lookup: &dyn Fn(&str) -> Option<String>) -> Result<usize, FileError> {
+    let Some(v) = lookup("MAX_SMS_PARTS") else {
+        return Ok(DEFAULT_MAX_SMS_PARTS);
+    };
+    v.trim().parse::<usize>().ok().filter(|n| (1..=MAX_MAX_SMS_PARTS).contains(n)).ok_or_else(|| {
+        FileError::new(
+            ENV_ORIGIN,
+            "MAX_SMS_PARTS",
+            format!("{v:?} is not allowed; use a whole number of SMS parts from 1 to {MAX_MAX_SMS_PARTS}"),
+        )
+    })
+}
+
+/// `SMS_LOCALE_METADATA_KEY`: a `clientMetadata` key name.
+fn metadata_key(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, FileError> {
+    let Some(k) = lookup("SMS_LOCALE_METADATA_KEY") else {
+        return Ok(None);
+    };
+    let ok = k.len() <= 64 && !k.chars().any(|c| c.is_whitespace() || c.is_control());
+    let reason = "must be a clientMetadata key name: at most 64 characters, no spaces";
+    ok.then_some(Some(k)).ok_or_else(|| FileError::new(ENV_ORIGIN, "SMS_LOCALE_METADATA_KEY", reason))
+}
+
+/// The `[variables]` table: `name = "text"` pairs, names checked.
+fn read_variables(doc: &toml::Table, origin: &str) -> Result<HashMap<String, String>, FileError> {
+    let mut variables = HashMap::new();
+    let Some(v) = doc.get("variables") else {
+        return Ok(variables);
+    };
+    let table = v.as_table().ok_or_else(|| FileError::new(origin, "variables", "must be a table of name = \"text\" pairs"))?;
+    for (name, value) in table {
+        let key = format!("variables.{name}");
+        if !is_variable_name(name) {
+            return Err(FileError::new(origin, &key, "is not a variable name: use lower-case letters, digits and _, starting with a letter, at most 32 characters"));
+        }
+        if name == "username" {
+            return Err(FileError::new(origin, &key, "is reserved: {username} is the user's sign-in name"));
+        }
+        let value = value.as_str().ok_or_else(|| FileError::new(origin, &key, "must be a string"))?;
+        variables.insert(name.clone(), value.to_owned());
+    }
+    Ok(variables)
+}
+
+/// The `[messages.<locale>]` tables, each checked, with the index of their normalised tags.
+fn read_locales(doc: &toml::Table, p: &TemplateParser) -> Result<(Vec<Locale>, HashMap<String, usize>), FileError> {
+    let messages = doc
+        .get("messages")
+        .ok_or_else(|| p.err("messages", "is missing: the catalogue needs [messages.<locale>] tables"))?
+        .as_table()
+        .ok_or_else(|| p.err("messages", "must be a table of locales, like [messages.en]"))?;
+    let mut locales: Vec<Locale> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (tag, table) in messages {
+        let key = format!("messages.{tag}");
+        let norm = normalise_tag(tag)
+            .filter(|n| is_locale_tag(n) && !tag.contains(['.', '@']))
+            .ok_or_else(|| p.err(&key, "is not a locale tag: use a language code, optionally with a script or region, like en, pt-BR or zh-Hant-TW"))?;
+        if let Some(&i) = index.get(&norm) {
+            return Err(p.err(&key, format!("is the same locale as messages.{}", locales[i].tag)));
+        }
+        let templates = read_locale(table, &key, p)?;
+        index.insert(norm, locales.len());
+        locales.push(Locale { tag: tag.clone(), templates });
+    }
+    Ok((locales, index))
+}
+
+/// One `[messages.<locale>]` table at `key`.
+fn read_locale(table: &toml::Value, key: &str, p: &TemplateParser) -> Result<HashMap<TriggerSource, Template>, FileError> {
+    let table = table.as_table().ok_or_else(|| p.err(key, "must be a table of TriggerSource = \"message\" pairs"))?;
+    let mut templates = HashMap::new();
+    for (name, value) in table {
+        let key = format!("{key}.{name}");
+        let source = TriggerSource::from_suffix(name).map_err(|r| p.err(&key, r))?;
+        let text = value.as_str().ok_or_else(|| p.err(&key, "must be a string"))?;
+        templates.insert(source.clone(), p.parse(text, &source).map_err(|r| p.err(&key, r))?);
+    }
+    Ok(templates)
+}
+
+/// The index of `default_locale`, which must name one of the tables.
+fn default_locale(doc: &toml::Table, p: &TemplateParser, index: &HashMap<String, usize>) -> Result<usize, FileError> {
+    let tag = doc
+        .get("default_locale")
+        .ok_or_else(|| p.err("default_locale", "is missing: name the locale used when the user's locale is not in the catalogue, like default_locale = \"en\""))?
+        .as_str()
+        .ok_or_else(|| p.err("default_locale", "must be a string"))?;
+    normalise_tag(tag)
+        .and_then(|n| index.get(&n).copied())
+        .ok_or_else(|| p.err("default_locale", format!("{tag:?} has no [messages.{tag}] table")))
+}
+
+/// `SMS_TEMPLATE_<SOURCE>`, else `SMS_TEMPLATE` (not for the takeover notice), replaces the default
+/// locale's message.
+fn apply_overrides(default: &mut Locale, p: &TemplateParser) -> Result<(), FileError> {
+    for source in TriggerSource::KNOWN {
+        let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
+        let general = source.carries_code().then(|| (p.lookup)("SMS_TEMPLATE").map(|t| ("SMS_TEMPLATE".to_owned(), t)));
+        if let Some((variable, text)) = (p.lookup)(&specific).map(|t| (specific, t)).or(general.flatten()) {
+            let template = p.parse(&text, &source).map_err(|r| FileError::new(ENV_ORIGIN, &variable, r))?;
+            default.templates.insert(source, template);
+        }
+    }
+    Ok(())
+}
+
+/// The default locale is the last fallback: it needs a message for every trigger source.
+fn check_complete(default: &Locale, p: &TemplateParser) -> Result<(), FileError> {
+    match TriggerSource::KNOWN.iter().find(|s| !default.templates.contains_key(s)) {
+        None => Ok(()),
+        Some(missing) => Err(p.err(
+            &format!("messages.{}.{}", default.tag, missing.suffix()),
+            format!(
+                "is missing: the default locale is the last fallback, so it needs a message for every trigger source (or set SMS_TEMPLATE_{})",
+                missing.env_suffix()
+            ),
+        )),
+    }
+}
+
 /// Refuses a template that could take more than `max` parts with the assumed code, password and name.
 fn check_parts(t: &Template, source: &TriggerSource, max: usize) -> Result<(), String> {
     let password = *source == TriggerSource::AdminCreateUser;
@@ -366,14 +373,6 @@ fn check_parts(t: &Template, source: &TriggerSource, max: usize) -> Result<(), S
     ))
 }
 
-fn unknown_source(name: &str) -> String {
-    let names: Vec<&str> = TriggerSource::KNOWN.iter().map(|s| s.suffix()).collect();
-    match names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
-        Some(n) => format!("is not a trigger source; did you mean {n}?"),
-        None => format!("is not a trigger source; the sources are {}", names.join(", ")),
-    }
-}
-
 fn is_variable_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     name.len() <= 32
@@ -400,21 +399,13 @@ fn is_locale_tag(norm: &str) -> bool {
     lang_ok && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// "line L, column C" of a byte offset, for TOML parse errors in the catalogue and routing files.
-pub(crate) fn line_col(text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("line {line}, column {col}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The English messages as the README's "Default messages" table shows them: the code must say the same.
     fn readme_english(source: &TriggerSource) -> String {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let table = &readme[readme.find("| Source | Message |").expect("the README table")..];
         table
             .lines()
@@ -638,7 +629,7 @@ AccountTakeOverNotification = "{app_name}: check your account."
         assert_eq!(t.render("7", "").as_str(), "Shop 7");
     }
 
-    fn mistake(text: &str, vars: &[(&str, &str)]) -> CatalogueError {
+    fn mistake(text: &str, vars: &[(&str, &str)]) -> FileError {
         Catalogue::from_toml(text, "/var/task/messages.toml", env(vars)).unwrap_err()
     }
 
@@ -659,7 +650,7 @@ AccountTakeOverNotification = "Unusual sign-in."
         )
     }
 
-    fn assert_mistake(e: &CatalogueError, origin: &str, key: &str, reason_part: &str) {
+    fn assert_mistake(e: &FileError, origin: &str, key: &str, reason_part: &str) {
         assert_eq!(e.origin, origin, "{e}");
         assert_eq!(e.key, key, "{e}");
         assert!(e.reason.contains(reason_part), "{e}");

@@ -1,0 +1,197 @@
+//! The probe against SNS (`GetSMSSandboxAccountStatus`, `ListSMSSandboxPhoneNumbers`, `GetSMSAttributes`) and
+//! CloudWatch (`SMSMonthToDateSpentUSD`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::types::Statistic;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+
+use super::{Finding, Probe};
+use crate::aws::{classify, Failure};
+use crate::destination::phone::PhoneNumber;
+use crate::publish::sns::RegionalClients;
+
+#[derive(Debug, Clone, Default)]
+struct RegionState {
+    fetched: Option<Instant>,
+    in_sandbox: Option<bool>,
+    verified_numbers: Option<HashSet<String>>,
+    limit_usd: Option<f64>,
+    spent_usd: Option<f64>,
+    failures_reported: HashSet<&'static str>,
+}
+
+/// The probe against real SNS and CloudWatch.
+pub struct SnsProbe {
+    clients: Arc<RegionalClients>,
+    cache_for: Duration,
+    state: Mutex<HashMap<String, RegionState>>,
+}
+
+/// New accounts' SMS spend limit when `MonthlySpendLimit` is not returned.
+const DEFAULT_SPEND_LIMIT_USD: f64 = 1.0;
+
+impl SnsProbe {
+    /// A probe through `clients`, reusing each Region's answers for `cache_for`.
+    pub fn new(clients: Arc<RegionalClients>, cache_for: Duration) -> Self {
+        SnsProbe { clients, cache_for, state: Mutex::new(HashMap::new()) }
+    }
+
+    fn cached(&self, region: &str) -> Option<RegionState> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.get(region).filter(|s| s.fetched.is_some_and(|t| t.elapsed() < self.cache_for)).cloned()
+    }
+
+    /// Asks SNS and CloudWatch for `region`'s state, side by side, and records it.
+    async fn refresh(&self, region: &str) -> (RegionState, Vec<Finding>) {
+        let mut failures = Vec::new();
+        let (sandbox, limit_usd, spent_usd) =
+            tokio::join!(self.sandbox(region), self.spend_limit(region), self.month_to_date_spend(region));
+        let in_sandbox = note(sandbox, "sns:GetSMSSandboxAccountStatus", &mut failures);
+        let verified_numbers = match in_sandbox {
+            Some(true) => note(self.verified_numbers(region).await, "sns:ListSMSSandboxPhoneNumbers", &mut failures),
+            _ => None,
+        };
+        let limit_usd = note(limit_usd, "sns:GetSMSAttributes", &mut failures);
+        let spent_usd = note(spent_usd, "cloudwatch:GetMetricStatistics", &mut failures);
+        self.record(region, RegionState { in_sandbox, verified_numbers, limit_usd, spent_usd, ..Default::default() }, failures)
+    }
+
+    /// Stores a fresh state for `region` and turns failures not reported before into findings.
+    fn record(
+        &self,
+        region: &str,
+        fresh: RegionState,
+        failures: Vec<(&'static str, Failure)>,
+    ) -> (RegionState, Vec<Finding>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = state.entry(region.to_owned()).or_default();
+        let mut findings = Vec::new();
+        for (permission, failure) in failures {
+            if entry.failures_reported.insert(permission) {
+                let denied = matches!(failure, Failure::Denied(_));
+                findings.push(Finding::ProbeFailed { permission, denied, reason: failure.to_string() });
+            }
+        }
+        let failures_reported = std::mem::take(&mut entry.failures_reported);
+        *entry = RegionState { fetched: Some(Instant::now()), failures_reported, ..fresh };
+        (entry.clone(), findings)
+    }
+
+    async fn sandbox(&self, region: &str) -> Result<bool, Failure> {
+        let out = self.clients.sns(region).get_sms_sandbox_account_status().send().await;
+        out.map(|o| o.is_in_sandbox).map_err(|e| classify(&e))
+    }
+
+    async fn verified_numbers(&self, region: &str) -> Result<HashSet<String>, Failure> {
+        let out = self.clients.sns(region).list_sms_sandbox_phone_numbers().send().await.map_err(|e| classify(&e))?;
+        Ok(out
+            .phone_numbers
+            .iter()
+            .filter(|n| n.status.as_ref().is_some_and(|s| s.as_str() == "Verified"))
+            .filter_map(|n| n.phone_number.clone())
+            .collect())
+    }
+
+    async fn spend_limit(&self, region: &str) -> Result<f64, Failure> {
+        let out = self.clients.sns(region).get_sms_attributes().attributes("MonthlySpendLimit").send().await;
+        let out = out.map_err(|e| classify(&e))?;
+        let limit = out.attributes.as_ref().and_then(|a| a.get("MonthlySpendLimit")).and_then(|v| v.parse().ok());
+        Ok(limit.unwrap_or(DEFAULT_SPEND_LIMIT_USD))
+    }
+
+    async fn month_to_date_spend(&self, region: &str) -> Result<f64, Failure> {
+        let out = self
+            .clients
+            .cloudwatch(region)
+            .get_metric_statistics()
+            .namespace("AWS/SNS")
+            .metric_name("SMSMonthToDateSpentUSD")
+            .statistics(Statistic::Maximum)
+            .start_time(start_of_month())
+            .end_time(DateTime::from(std::time::SystemTime::now()))
+            .period(86_400)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out.datapoints().iter().filter_map(|d| d.maximum).fold(0.0, f64::max))
+    }
+}
+
+/// The answer of one probe call, or `None` with its failure noted under the permission it needs.
+fn note<T>(result: Result<T, Failure>, permission: &'static str, failures: &mut Vec<(&'static str, Failure)>) -> Option<T> {
+    result.map_err(|f| failures.push((permission, f))).ok()
+}
+
+impl Probe for SnsProbe {
+    async fn check(&self, sns_region: &str, phone: &PhoneNumber) -> Vec<Finding> {
+        let (state, mut findings) = match self.cached(sns_region) {
+            Some(state) => (state, Vec::new()),
+            None => self.refresh(sns_region).await,
+        };
+        findings.extend(assess(&state, phone));
+        findings
+    }
+}
+
+/// What a Region's state means for one destination.
+fn assess(state: &RegionState, phone: &PhoneNumber) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if state.in_sandbox == Some(true) {
+        let verified = state.verified_numbers.as_ref().map(|v| v.contains(phone.as_e164()));
+        findings.push(Finding::Sandbox { verified });
+    }
+    if let (Some(spent_usd), Some(limit_usd)) = (state.spent_usd, state.limit_usd) {
+        if spent_usd >= limit_usd {
+            findings.push(Finding::SpendingLimitReached { spent_usd, limit_usd });
+        } else if spent_usd >= 0.8 * limit_usd {
+            findings.push(Finding::SpendingLimitNear { spent_usd, limit_usd });
+        }
+    }
+    findings
+}
+
+/// 00:00 UTC on the first of this month: the spend metric restarts there.
+fn start_of_month() -> DateTime {
+    let now = DateTime::from(std::time::SystemTime::now());
+    now.fmt(Format::DateTime)
+        .ok()
+        .and_then(|s| DateTime::from_str(&format!("{}01T00:00:00Z", &s[..8]), Format::DateTime).ok())
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_of_month_is_the_first() {
+        let s = start_of_month().fmt(Format::DateTime).unwrap();
+        assert!(s.ends_with("-01T00:00:00Z"), "{s}");
+    }
+
+    #[test]
+    fn spend_thresholds() {
+        let phone = PhoneNumber::parse(Some("+12065550100")).unwrap();
+        let at = |spent| RegionState { spent_usd: Some(spent), limit_usd: Some(10.0), ..Default::default() };
+        assert!(assess(&at(7.9), &phone).is_empty());
+        assert_eq!(assess(&at(8.0), &phone), [Finding::SpendingLimitNear { spent_usd: 8.0, limit_usd: 10.0 }]);
+        assert_eq!(assess(&at(10.0), &phone), [Finding::SpendingLimitReached { spent_usd: 10.0, limit_usd: 10.0 }]);
+    }
+
+    #[test]
+    fn sandbox_verification() {
+        let phone = PhoneNumber::parse(Some("+12065550100")).unwrap();
+        let mut s = RegionState { in_sandbox: Some(true), ..Default::default() };
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: None }]);
+        s.verified_numbers = Some(HashSet::from(["+12065550100".to_owned()]));
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: Some(true) }]);
+        s.verified_numbers = Some(HashSet::new());
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: Some(false) }]);
+        s.in_sandbox = Some(false);
+        assert!(assess(&s, &phone).is_empty());
+    }
+}

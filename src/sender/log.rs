@@ -1,0 +1,111 @@
+//! The sender's log lines: one per event with its outcome, and one per probe finding. Only non-secret values:
+//! the phone number masked, never the code, the password or the message.
+
+use super::outcome::{Outcome, SendError};
+use super::Delivered;
+use crate::probe::Finding;
+
+/// Context gathered while handling an event, for its one outcome line.
+#[derive(Debug, Default)]
+pub(super) struct Trace {
+    pub trigger_source: Option<String>,
+    pub user_pool_id: Option<String>,
+    pub phone: Option<String>,
+    pub sns_region: Option<String>,
+    pub locale: Option<String>,
+    pub route: Option<String>,
+    pub sms_parts: Option<usize>,
+    pub encoding: Option<&'static str>,
+}
+
+/// The one line every event ends with.
+pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
+    let (ts, pool, phone, region) =
+        (t.trigger_source.as_deref(), t.user_pool_id.as_deref(), t.phone.as_deref(), t.sns_region.as_deref());
+    match result {
+        Ok(Delivered::Duplicate { message_id }) => tracing::info!(
+            outcome = Outcome::Duplicate.as_str(),
+            trigger_source = ts,
+            user_pool_id = pool,
+            phone = phone,
+            sns_region = region,
+            message_id = message_id.as_str(),
+            reason = "this event was delivered before and its SMS was sent then; not sent again",
+            "duplicate delivery skipped"
+        ),
+        Ok(Delivered::Sent { message_id }) => tracing::info!(
+            outcome = Outcome::Sent.as_str(),
+            trigger_source = ts,
+            user_pool_id = pool,
+            phone = phone,
+            sns_region = region,
+            message_id = message_id.as_str(),
+            locale = t.locale.as_deref(),
+            route = t.route.as_deref(),
+            sms_parts = t.sms_parts,
+            encoding = t.encoding,
+            "SMS handed to SNS"
+        ),
+        Err(e) if e.is_bad_input() => tracing::warn!(
+            outcome = e.outcome().as_str(),
+            reason = %e,
+            retry = false,
+            trigger_source = ts,
+            user_pool_id = pool,
+            phone = phone,
+            sns_region = region,
+            "SMS not sent: the event cannot be sent as it is"
+        ),
+        Err(e) => tracing::error!(
+            outcome = e.outcome().as_str(),
+            reason = %e,
+            retry = e.is_transient(),
+            trigger_source = ts,
+            user_pool_id = pool,
+            phone = phone,
+            sns_region = region,
+            "SMS not sent"
+        ),
+    }
+}
+
+/// One line per probe finding.
+pub(super) fn log_finding(t: &Trace, finding: &Finding) {
+    let (phone, region) = (t.phone.as_deref(), t.sns_region.as_deref());
+    let outcome = finding.outcome();
+    match finding {
+        Finding::Sandbox { verified } => tracing::error!(
+            outcome,
+            phone,
+            sns_region = region,
+            destination_verified = *verified,
+            deliverable = verified.unwrap_or(true),
+            reason = "the account is in the SNS SMS sandbox in this Region: only verified destination numbers receive SMS; verify the number or request production access",
+            "SNS SMS sandbox"
+        ),
+        Finding::SpendingLimitNear { spent_usd, limit_usd } => tracing::warn!(
+            outcome,
+            sns_region = region,
+            spent_usd = *spent_usd,
+            limit_usd = *limit_usd,
+            reason = "month-to-date SMS spend is at 80% or more of MonthlySpendLimit; raise the limit before SNS stops delivering",
+            "SMS spend near the monthly limit"
+        ),
+        Finding::SpendingLimitReached { spent_usd, limit_usd } => tracing::error!(
+            outcome,
+            sns_region = region,
+            spent_usd = *spent_usd,
+            limit_usd = *limit_usd,
+            reason = "month-to-date SMS spend has reached MonthlySpendLimit: SNS accepts messages but does not deliver them; raise the limit",
+            "SMS spend limit reached"
+        ),
+        Finding::ProbeFailed { permission, denied, reason } => tracing::warn!(
+            outcome,
+            sns_region = region,
+            permission = *permission,
+            reason = %reason,
+            hint = if *denied { "grant this read-only permission to the function's role (or SNS caller role), or set SMS_PROBE=off" } else { "the probe will try again later" },
+            "sandbox/spend probe could not run; sending goes on"
+        ),
+    }
+}

@@ -1,0 +1,292 @@
+//! The custom SMS sender: one event, start to finish. Parse and check it, claim it in the ledger, decrypt the
+//! code, fill the template, route it, publish it (the probe beside), and log one line for the outcome.
+//!
+//! Layout: [`outcome`] (every way an event ends), [`log`] (its log lines), [`retry`] (retries within the
+//! deadline), [`warmup`] (connections opened at init), [`wiring`] (the adapters chosen from the configuration).
+
+mod log;
+pub mod outcome;
+pub mod retry;
+pub mod warmup;
+pub mod wiring;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::decrypt::{DecryptError, Decrypter};
+use crate::destination::phone::PhoneNumber;
+use crate::destination::region::{is_region_name, pool_region, sns_region};
+use crate::destination::routing::{Route, Routes};
+use crate::ledger::{message_key, Claim, Ledger, LedgerError};
+use crate::message::catalogue::Catalogue;
+use crate::message::event::{truncate, CustomSmsSenderEvent, TriggerSource};
+use crate::message::sms_parts;
+use crate::message::template::{sign_in_name, unescape_password, Template};
+use crate::probe::Probe;
+use crate::publish::{MessageAttributes, PublishError, Publisher};
+use crate::telemetry::metrics::{self, Stage, Tally};
+use log::{log_finding, log_outcome, Trace};
+use outcome::{Outcome, SendError};
+use retry::{with_retries, Deadline};
+use warmup::WarmUpReport;
+
+/// How long the sandbox/spend probe may run beside a publish before its answer is dropped for this event.
+const PROBE_BUDGET: Duration = Duration::from_millis(1500);
+/// The budget of [`Sender::handle`], when no Lambda deadline is known (local runs, tests).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
+
+/// What the pipeline needs to know besides its ports.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Messages per trigger source and locale.
+    pub catalogue: Catalogue,
+    /// Message attributes per destination country.
+    pub routes: Routes,
+    /// `SNS_REGION`, when set.
+    pub sns_region: Option<String>,
+    /// `ALLOWED_USER_POOL_IDS`, when set.
+    pub allowed_pools: Option<Vec<String>>,
+    /// The function's own Region (`AWS_REGION`), used when neither the event nor the pool id names one.
+    pub home_region: String,
+}
+
+impl Settings {
+    /// The pipeline's part of `config`, in `home_region`.
+    pub fn from_config(config: &Config, home_region: impl Into<String>) -> Self {
+        Settings {
+            catalogue: config.catalogue.clone(),
+            routes: config.routes.clone(),
+            sns_region: config.sns_region.clone(),
+            allowed_pools: config.allowed_pools.clone(),
+            home_region: home_region.into(),
+        }
+    }
+
+    /// `SNS_REGION`, else the table applied to the pool's Region (the event's `region`, or the prefix of the
+    /// pool id when the event has none), else the function's own Region.
+    fn sns_region_for<'a>(&'a self, event: &'a CustomSmsSenderEvent, pool: &'a str) -> &'a str {
+        let pool_region = event
+            .region
+            .as_deref()
+            .filter(|r| is_region_name(r))
+            .or_else(|| pool_region(pool))
+            .unwrap_or(&self.home_region);
+        sns_region(pool_region, self.sns_region.as_deref())
+    }
+}
+
+/// The function: its ports (decrypting the code, publishing the SMS, probing the account, recording what was
+/// sent) and its settings.
+pub struct Sender<Decrypting, Publishing, Probing, Recording> {
+    pub decrypter: Decrypting,
+    pub publisher: Publishing,
+    pub probe: Probing,
+    pub ledger: Recording,
+    pub settings: Settings,
+}
+
+/// How a handled event ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// The message was accepted for sending now.
+    Sent { message_id: String },
+    /// An earlier delivery of this event sent it; nothing was sent now.
+    Duplicate { message_id: String },
+}
+
+/// An event that passed every check, ready to be claimed and sent.
+struct Job<'a> {
+    source: &'a TriggerSource,
+    pool: &'a str,
+    phone: PhoneNumber,
+    region: &'a str,
+    template: &'a Template,
+    route: &'a Route,
+    ciphertext: Option<&'a str>,
+    username: &'a str,
+}
+
+impl<Decrypting, Publishing, Probing, Recording> Sender<Decrypting, Publishing, Probing, Recording> {
+    /// The function with these ports and settings.
+    pub fn new(
+        decrypter: Decrypting,
+        publisher: Publishing,
+        probe: Probing,
+        ledger: Recording,
+        settings: Settings,
+    ) -> Self {
+        Sender { decrypter, publisher, probe, ledger, settings }
+    }
+}
+
+impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Ledger>
+    Sender<Decrypting, Publishing, Probing, Recording>
+{
+    /// [`Sender::handle_until`] with [`DEFAULT_BUDGET`].
+    pub async fn handle(&self, payload: &Value) -> Result<Value, SendError> {
+        self.handle_until(payload, Deadline::after(DEFAULT_BUDGET)).await
+    }
+
+    /// Handles one invocation within `deadline`. Returns `Err` only for failures worth a Lambda retry;
+    /// everything else is acknowledged with its outcome, having been logged.
+    pub async fn handle_until(&self, payload: &Value, deadline: Deadline) -> Result<Value, SendError> {
+        let mut trace = Trace::default();
+        let result = self.send(payload, deadline, &mut trace).await;
+        log_outcome(&trace, &result);
+        let tally = match &result {
+            Ok(Delivered::Sent { .. }) => Tally::Sent,
+            Ok(Delivered::Duplicate { .. }) => Tally::Duplicate,
+            Err(e) => Tally::Failure(e.outcome().as_str()),
+        };
+        metrics::record_outcome(tally, trace.trigger_source.as_deref(), trace.sns_region.as_deref());
+        match result {
+            Ok(Delivered::Sent { message_id }) => Ok(json!({ "outcome": Outcome::Sent.as_str(), "messageId": message_id })),
+            Ok(Delivered::Duplicate { message_id }) => {
+                Ok(json!({ "outcome": Outcome::Duplicate.as_str(), "messageId": message_id }))
+            }
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => Ok(json!({ "outcome": e.outcome().as_str() })),
+        }
+    }
+
+    /// Checks the event, claims its message, sends it and records what happened.
+    async fn send(&self, payload: &Value, deadline: Deadline, trace: &mut Trace) -> Result<Delivered, SendError> {
+        let event = CustomSmsSenderEvent::from_json(payload)?;
+        let job = self.check(&event, trace)?;
+        let key = message_key(job.ciphertext, payload);
+        match self.claim(&key, deadline).await? {
+            Claim::Acquired => {}
+            Claim::AlreadySent { message_id } => return Ok(Delivered::Duplicate { message_id }),
+            Claim::InProgress => return Err(SendError::InProgressElsewhere),
+        }
+        let sent = self.deliver(&job, deadline, trace).await;
+        let recorded = match &sent {
+            Ok(message_id) => self.ledger.complete(&key, message_id).await,
+            // Sending failed: a later delivery must be free to try again.
+            Err(_) => self.ledger.release(&key).await,
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
+        }
+        Ok(Delivered::Sent { message_id: sent? })
+    }
+
+    /// Everything that can be checked before any call: the event's shape, the pool, the number, the message.
+    fn check<'a>(&'a self, event: &'a CustomSmsSenderEvent, trace: &mut Trace) -> Result<Job<'a>, SendError> {
+        // Both come from the event: shortened so a hostile value cannot blow up the log line.
+        trace.trigger_source = event.trigger_source.as_ref().map(|t| truncate(&t.to_string(), 64));
+        trace.user_pool_id = event.user_pool_id.as_deref().map(|p| truncate(p, 64));
+        let (source, pool) = event.validate()?;
+        if let Some(allowed) = &self.settings.allowed_pools {
+            if !allowed.iter().any(|p| p == pool) {
+                return Err(SendError::PoolNotAllowed(pool.to_owned()));
+            }
+        }
+        let phone = PhoneNumber::parse(event.phone_number())?;
+        trace.phone = Some(phone.masked());
+        let region = self.settings.sns_region_for(event, pool);
+        trace.sns_region = Some(region.to_owned());
+        let missing_code = || SendError::MissingCode(source.to_string());
+        let (template, locale) = self.settings.catalogue.template_for(source, &event.request).ok_or_else(missing_code)?;
+        trace.locale = Some(locale.to_owned());
+        let route = self.settings.routes.route_for(&phone);
+        trace.route = Some(route.name().to_owned());
+        let ciphertext = match template.uses_code() {
+            true => Some(event.request.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(missing_code)?),
+            false => None,
+        };
+        let username = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
+        Ok(Job { source, pool, phone, region, template, route, ciphertext, username })
+    }
+
+    /// Claims the message in the ledger, leasing it until the deadline (plus a second to write the outcome).
+    async fn claim(&self, key: &str, deadline: Deadline) -> Result<Claim, SendError> {
+        let lease_until = SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let claim = || self.ledger.claim(key, lease_until);
+        Ok(with_retries("idempotency", deadline, claim, LedgerError::is_transient, LedgerError::timeout).await?)
+    }
+
+    /// Decrypts, fills the template and publishes, retrying what is transient within the deadline.
+    async fn deliver(&self, job: &Job<'_>, deadline: Deadline, trace: &mut Trace) -> Result<String, SendError> {
+        let code = match job.ciphertext {
+            Some(ciphertext) => Some(self.decrypt(ciphertext, job, deadline).await?),
+            None => None,
+        };
+        let body = job.template.render(code.as_deref().map_or("", |c| c.as_str()), job.username);
+        drop(code);
+        // Parts and encoding only: the length in units would tell how long a password is.
+        let info = sms_parts::analyse(&body);
+        trace.sms_parts = Some(info.parts);
+        trace.encoding = Some(info.encoding.as_str());
+        let attributes = job.route.message_attributes_for(job.source);
+        let message_id = self.publish(job, &body, attributes, deadline, trace).await?;
+        metrics::record_sms_parts(info.parts as u32);
+        Ok(message_id)
+    }
+
+    /// The code (or the temporary password, unescaped), decrypted with retries.
+    async fn decrypt(
+        &self,
+        ciphertext: &str,
+        job: &Job<'_>,
+        deadline: Deadline,
+    ) -> Result<zeroize::Zeroizing<String>, SendError> {
+        let started = Instant::now();
+        let code = with_retries(
+            "kms",
+            deadline,
+            || self.decrypter.decrypt(ciphertext, job.pool),
+            DecryptError::is_transient,
+            || DecryptError::KmsUnavailable("timeout".into()),
+        )
+        .await;
+        metrics::record_latency(Stage::Decrypt, started.elapsed());
+        let code = code?;
+        Ok(if *job.source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code })
+    }
+
+    /// Publishes with retries; the probe runs beside, and what it finds is logged.
+    async fn publish(
+        &self,
+        job: &Job<'_>,
+        body: &str,
+        attributes: &MessageAttributes,
+        deadline: Deadline,
+        trace: &Trace,
+    ) -> Result<String, SendError> {
+        let publish = async {
+            let started = Instant::now();
+            let published = with_retries(
+                "sns",
+                deadline,
+                || self.publisher.publish(job.region, &job.phone, body, attributes),
+                PublishError::is_transient,
+                || PublishError::Unreachable("timeout".into()),
+            )
+            .await;
+            metrics::record_latency(Stage::Publish, started.elapsed());
+            published
+        };
+        let probe = tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.region, &job.phone));
+        let (published, findings) = tokio::join!(publish, probe);
+        for finding in findings.unwrap_or_default() {
+            log_finding(trace, &finding);
+        }
+        Ok(published?)
+    }
+
+    /// Opens the KMS, SNS and DynamoDB connections side by side and checks what can be checked, within
+    /// [`warmup::BUDGET`]; what does not answer in time is left for the first event. Never fails.
+    pub async fn warm_up(&self) -> WarmUpReport {
+        let started = Instant::now();
+        let sns_region = sns_region(&self.settings.home_region, self.settings.sns_region.as_deref()).to_owned();
+        let (kms, sns, idempotency) = tokio::join!(
+            warmup::within_budget(self.decrypter.warm_up()),
+            warmup::within_budget(self.publisher.warm_up(&sns_region)),
+            warmup::within_budget(self.ledger.warm_up()),
+        );
+        WarmUpReport { kms, sns, idempotency, sns_region, elapsed: started.elapsed() }
+    }
+}

@@ -1,0 +1,78 @@
+//! Builds the function from its configuration: the adapters chosen once, at init.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use super::{Sender, Settings};
+use crate::config::{Config, ConfigError, KeySource};
+use crate::decrypt::esdk::{self, CryptoInitError, EsdkDecrypter};
+use crate::destination::phone::preload_metadata;
+use crate::destination::region::sns_region;
+use crate::ledger::dynamodb::DynamoLedger;
+use crate::probe::sns::SnsProbe;
+use crate::publish::outbox::Outbox;
+use crate::publish::sns::{RegionalClients, SnsPublisher};
+use crate::publish::Transport;
+
+/// The function as deployed (or run locally).
+pub type App = Sender<EsdkDecrypter, Transport, Option<SnsProbe>, Option<DynamoLedger>>;
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoInitError),
+    #[error("LOCAL_DEV_KEY_FILE {path}: {reason}")]
+    DevKey { path: String, reason: String },
+}
+
+/// Builds the keyring, clients, publisher, probe and ledger once.
+pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
+    if config.routes.needs_country() {
+        // Decoding the phone number metadata is slow enough to show on a first message: done beside init.
+        tokio::task::spawn_blocking(preload_metadata);
+    }
+    let decrypter = decrypter(config, sdk).await?;
+    let home_region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned());
+    let clients = Arc::new(RegionalClients::new(sdk, config.caller_role.as_ref()).await);
+    // Most events publish from here: build its clients now, not inside the first event.
+    clients.sns(sns_region(&home_region, config.sns_region.as_deref()));
+    let publisher = match &config.local_outbox {
+        Some(target) => {
+            tracing::warn!(target = %target, "LOCAL_OUTBOX is set: messages are written there, not sent");
+            Transport::Outbox(Outbox::new(target.clone()))
+        }
+        None => Transport::Sns(SnsPublisher::new(clients.clone())),
+    };
+    let probe = (config.probe.enabled && config.local_outbox.is_none())
+        .then(|| SnsProbe::new(clients, config.probe.cache_for));
+    let ledger = config
+        .idempotency
+        .as_ref()
+        .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), &table.name, table.ttl));
+    for warning in config.routes.warnings() {
+        tracing::warn!(check = "routing", reason = %warning, "check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
+    }
+    Ok(Sender::new(decrypter, publisher, probe, ledger, Settings::from_config(config, home_region)))
+}
+
+/// The decrypter for the configured key: the KMS key (checked at warm-up), or the public development key.
+async fn decrypter(config: &Config, sdk: &SdkConfig) -> Result<EsdkDecrypter, InitError> {
+    match &config.key {
+        KeySource::Kms { key_arn } => {
+            let kms = aws_sdk_kms::Client::new(sdk);
+            let keyring = esdk::kms_keyring(key_arn, kms.clone()).await?;
+            Ok(EsdkDecrypter::new(keyring).await?.with_key_check(kms, key_arn.clone()))
+        }
+        KeySource::LocalDev { path } => {
+            tracing::warn!(path = %path, "using the PUBLIC development key: for local runs only, never deploy with LOCAL_DEV_KEY_FILE");
+            let dev_key_err = |reason: String| InitError::DevKey { path: path.clone(), reason };
+            let text = std::fs::read_to_string(path).map_err(|e| dev_key_err(e.to_string()))?;
+            let key = esdk::read_dev_key(&text).map_err(|e| dev_key_err(e.to_string()))?;
+            Ok(EsdkDecrypter::new(esdk::dev_keyring(&key).await?).await?)
+        }
+    }
+}
