@@ -8,7 +8,9 @@
 //! It prints CPU microseconds per decrypt (user+sys, from getrusage) so a change to the decrypt path can be
 //! judged before and after; `bench/run` measures the whole function.
 
-use cognito_sms_sender::crypto::{self, Decrypter, EsdkDecrypter, Suite};
+use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
+use cognito_sms_sender::decrypt::Decrypter;
+use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 
 fn cpu_seconds() -> f64 {
     // SAFETY: rusage is plain integers, for which all-zero is a valid value.
@@ -23,9 +25,9 @@ fn cpu_seconds() -> f64 {
 async fn main() {
     let n: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let key = [7u8; 32];
-    let keyring = crypto::dev_keyring(&key).await.expect("dev keyring");
+    let keyring = esdk::dev_keyring(&key).await.expect("dev keyring");
     let pool = "us-east-1_EXAMPLE";
-    let code = crypto::encrypt_code(&keyring, pool, b"123456", Suite::Cognito).await.expect("encrypt");
+    let code = encrypt_code(&keyring, pool, b"123456", Suite::Cognito).await.expect("encrypt");
     let decrypter = EsdkDecrypter::new(keyring).await.expect("decrypter");
     for _ in 0..20 {
         decrypter.decrypt(&code, pool).await.expect("decrypt");

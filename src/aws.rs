@@ -31,7 +31,8 @@ const THROTTLED: [&str; 6] = [
 ];
 
 /// Error codes of a failure on the service's side.
-const SERVICE: [&str; 5] = ["InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "KMSThrottling"];
+const SERVICE: [&str; 5] =
+    ["InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "KMSThrottling"];
 
 /// Whether `code` says the caller is not allowed (or not recognised).
 pub fn is_access_denied(code: &str) -> bool {
@@ -67,7 +68,11 @@ impl Failure {
     /// The code or the fixed description this failure carries.
     pub fn detail(&self) -> &str {
         match self {
-            Failure::Denied(d) | Failure::Throttled(d) | Failure::Service(d) | Failure::Unreachable(d) | Failure::Refused(d) => d,
+            Failure::Denied(d)
+            | Failure::Throttled(d)
+            | Failure::Service(d)
+            | Failure::Unreachable(d)
+            | Failure::Refused(d) => d,
         }
     }
 }
@@ -185,6 +190,58 @@ fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClie
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use aws_sdk_sns::operation::publish::PublishError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(status: u16, code: Option<&str>) -> SdkError<PublishError, HttpResponse> {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(PublishError::generic(meta.build()), raw)
+    }
+
+    #[test]
+    fn failures_are_classified_by_kind_code_and_status() {
+        for (status, code, want) in [
+            (403, Some("AuthorizationError"), Failure::Denied("AuthorizationError".into())),
+            (400, Some("ExpiredTokenException"), Failure::Denied("ExpiredTokenException".into())),
+            (400, Some("ThrottlingException"), Failure::Throttled("ThrottlingException".into())),
+            (429, None, Failure::Throttled("HTTP 429".into())),
+            (500, Some("InternalError"), Failure::Service("InternalError".into())),
+            (503, None, Failure::Service("HTTP 503".into())),
+            (400, Some("InvalidParameter"), Failure::Refused("InvalidParameter".into())),
+            (404, None, Failure::Refused("HTTP 404".into())),
+        ] {
+            let failure = classify(&service_error(status, code));
+            assert_eq!(failure, want, "{status} {code:?}");
+            assert_eq!(failure.is_transient(), matches!(want, Failure::Throttled(_) | Failure::Service(_)));
+        }
+        let timeout: SdkError<PublishError, HttpResponse> = SdkError::timeout_error("slow");
+        assert_eq!(classify(&timeout), Failure::Unreachable("timeout".into()));
+        let refused = SdkError::dispatch_failure(ConnectorError::io("refused".into()));
+        assert_eq!(classify::<PublishError>(&refused), Failure::Unreachable("could not connect".into()));
+        let credentials = SdkError::dispatch_failure(ConnectorError::user("no credentials".into()));
+        assert_eq!(classify::<PublishError>(&credentials), Failure::Denied("could not get credentials".into()));
+    }
+
+    #[test]
+    fn warm_up_errors_are_sorted_into_checks() {
+        let unusable = ["ResourceNotFoundException"];
+        let check = |code| Check::from_error(&service_error(400, Some(code)), &unusable);
+        assert_eq!(check("AccessDeniedException"), Check::Denied("AccessDeniedException".into()));
+        assert_eq!(check("ResourceNotFoundException"), Check::Unusable("ResourceNotFoundException".into()));
+        assert_eq!(check("ThrottlingException"), Check::Failed("ThrottlingException".into()));
+        let refused = SdkError::dispatch_failure(ConnectorError::io("refused".into()));
+        assert_eq!(Check::from_error::<PublishError>(&refused, &unusable), Check::Failed("could not connect".into()));
+        assert_eq!((Check::Skipped.as_str(), Check::Skipped.reason()), ("skipped", None));
+    }
+
     #[tokio::test]
     async fn every_client_shares_one_https_client() {
         let sdk = super::aws_config_in(Some("us-east-1")).await;

@@ -1,13 +1,13 @@
 //! The Lambda bootstrap. With a command (`invoke`, `make-event`) it runs that locally instead.
 
 use clap::Parser;
+use cognito_sms_sender::aws;
 use cognito_sms_sender::config::{Config, Env};
 use cognito_sms_sender::dev::cli;
 use cognito_sms_sender::sender::outcome::Outcome;
 use cognito_sms_sender::sender::retry::Deadline;
 use cognito_sms_sender::sender::{warmup, wiring};
 use cognito_sms_sender::telemetry::{logging, metrics};
-use cognito_sms_sender::aws;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -22,8 +22,7 @@ async fn main() -> Result<(), Error> {
     }
     logging::init(std::io::stdout);
     let env = Env::process();
-    let metric_settings =
-        metrics::Settings::from_env(&env).inspect_err(|e| cannot_start(Outcome::ConfigError, e))?;
+    let metric_settings = metrics::Settings::from_env(&env).inspect_err(|e| cannot_start(Outcome::ConfigError, e))?;
     metrics::init(&metric_settings, metrics::SENDER)?;
     metrics::record_cold_start();
     let config = Config::read(&env).inspect_err(|e| cannot_start(Outcome::ConfigError, e))?;

@@ -7,14 +7,15 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::crypto::{self, EsdkDecrypter, Suite};
-use cognito_sms_sender::event::TriggerSource;
-use cognito_sms_sender::handler::Sender;
-use cognito_sms_sender::idempotency::NoLedger;
-use cognito_sms_sender::phone::PhoneNumber;
-use cognito_sms_sender::probe::NoProbe;
-use cognito_sms_sender::sns::{Attributes, PublishError, Publisher};
+use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
+use cognito_sms_sender::destination::phone::PhoneNumber;
+use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
+use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
+use cognito_sms_sender::message::event::TriggerSource;
+use cognito_sms_sender::probe::sns::SnsProbe;
+use cognito_sms_sender::publish::{MessageAttributes, PublishError, Publisher};
+use cognito_sms_sender::sender::Sender;
 use common::Logs;
 use serde_json::{json, Value};
 
@@ -27,14 +28,20 @@ const CODE: &str = "ZXQ900000";
 struct Recorder(Mutex<Vec<(String, String)>>);
 
 impl Publisher for Recorder {
-    async fn publish(&self, _: &str, phone: &PhoneNumber, body: &str, _: &Attributes) -> Result<String, PublishError> {
+    async fn publish(
+        &self,
+        _: &str,
+        phone: &PhoneNumber,
+        body: &str,
+        _: &MessageAttributes,
+    ) -> Result<String, PublishError> {
         self.0.lock().unwrap().push((phone.as_e164().to_owned(), body.to_owned()));
         Ok("recorded".into())
     }
 }
 
 struct Fixture {
-    sender: Sender<EsdkDecrypter, Recorder, NoProbe, NoLedger>,
+    sender: Sender<EsdkDecrypter, Recorder, Option<SnsProbe>, Option<DynamoLedger>>,
     good_code: String,
     other_key_code: String,
     other_pool_code: String,
@@ -42,24 +49,21 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let keyring = crypto::dev_keyring(&[1; 32]).await.unwrap();
-    let other = crypto::dev_keyring(&[2; 32]).await.unwrap();
+    let keyring = esdk::dev_keyring(&[1; 32]).await.unwrap();
+    let other = esdk::dev_keyring(&[2; 32]).await.unwrap();
     Fixture {
-        good_code: crypto::encrypt_code(&keyring, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
-        other_key_code: crypto::encrypt_code(&other, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
-        other_pool_code: crypto::encrypt_code(&keyring, "us-east-1_Other", CODE.as_bytes(), Suite::Cognito)
-            .await
-            .unwrap(),
-        committing_other_pool: crypto::encrypt_code(&keyring, "us-east-1_Other", CODE.as_bytes(), Suite::Committing)
+        good_code: encrypt_code(&keyring, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
+        other_key_code: encrypt_code(&other, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
+        other_pool_code: encrypt_code(&keyring, "us-east-1_Other", CODE.as_bytes(), Suite::Cognito).await.unwrap(),
+        committing_other_pool: encrypt_code(&keyring, "us-east-1_Other", CODE.as_bytes(), Suite::Committing)
             .await
             .unwrap(),
         sender: Sender::new(
             EsdkDecrypter::new(keyring).await.unwrap(),
             Recorder::default(),
-            NoProbe,
-            NoLedger,
-            &common::dev_config(&[]),
-            "us-east-1",
+            None,
+            None,
+            common::dev_settings(&[]),
         ),
     }
 }
@@ -314,10 +318,9 @@ async fn every_malformed_input_gets_one_clear_outcome_and_no_sms() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_names_and_client_metadata_are_printed_never_expanded() {
     let f = fixture().await;
-    let admin =
-        crypto::encrypt_code(&crypto::dev_keyring(&[1; 32]).await.unwrap(), POOL, b"ZXQ&lt;tmp&gt;", Suite::Cognito)
-            .await
-            .unwrap();
+    let admin = encrypt_code(&esdk::dev_keyring(&[1; 32]).await.unwrap(), POOL, b"ZXQ&lt;tmp&gt;", Suite::Cognito)
+        .await
+        .unwrap();
     let mut e =
         sample_event(&TriggerSource::AdminCreateUser, "us-east-1", POOL, "{####}<####>{username}", PHONE, Some(admin));
     e["request"]["clientMetadata"] =

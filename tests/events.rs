@@ -1,6 +1,6 @@
 //! The event model against fixture JSON: the samples in events/ and shapes seen in real captures.
 
-use cognito_sms_sender::event::{CustomSmsSenderEvent, EventError, TriggerSource};
+use cognito_sms_sender::message::event::{CustomSmsSenderEvent, EventError, TriggerSource};
 use serde_json::{json, Value};
 
 fn samples() -> Vec<(String, Value)> {

@@ -11,15 +11,20 @@ use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::Blob;
-use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::crypto::{self, DecryptError, Decrypter, EsdkDecrypter, Suite};
-use cognito_sms_sender::event::TriggerSource;
-use cognito_sms_sender::handler::Sender;
-use cognito_sms_sender::idempotency::{DynamoLedger, Ledger, NoLedger};
-use cognito_sms_sender::probe::NoProbe;
-use cognito_sms_sender::retry::Deadline;
-use cognito_sms_sender::sns::{Publisher, RegionalClients, SnsPublisher};
-use cognito_sms_sender::warmup::{self, Check};
+use cognito_sms_sender::aws::Check;
+use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
+use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
+use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
+use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
+use cognito_sms_sender::ledger::Ledger;
+use cognito_sms_sender::message::event::TriggerSource;
+use cognito_sms_sender::probe::sns::SnsProbe;
+use cognito_sms_sender::publish::sns::{RegionalClients, SnsPublisher};
+use cognito_sms_sender::publish::Publisher;
+use cognito_sms_sender::sender::retry::Deadline;
+use cognito_sms_sender::sender::warmup;
+use cognito_sms_sender::sender::Sender;
 use common::{moto, Logs};
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -29,8 +34,12 @@ const POOL: &str = "us-east-1_Faults";
 const PHONE: &str = "+12065558000";
 const DATA_KEY: [u8; 32] = [7; 32];
 
-fn sender<D: Decrypter, P: Publisher, L: Ledger>(decrypter: D, publisher: P, ledger: L) -> Sender<D, P, NoProbe, L> {
-    Sender::new(decrypter, publisher, NoProbe, ledger, &common::dev_config(&[]), "us-east-1")
+fn sender<D: Decrypter, P: Publisher, L: Ledger>(
+    decrypter: D,
+    publisher: P,
+    ledger: L,
+) -> Sender<D, P, Option<SnsProbe>, L> {
+    Sender::new(decrypter, publisher, None, ledger, common::dev_settings(&[]))
 }
 
 struct FixedCode;
@@ -74,12 +83,12 @@ async fn mocked_kms(decrypt_rule: &Rule) -> (String, EsdkDecrypter) {
             .build()
     });
     let encrypt_kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&generate]);
-    let keyring = crypto::kms_keyring(KEY_ARN, encrypt_kms).await.unwrap();
-    let ciphertext = crypto::encrypt_code(&keyring, POOL, b"ZXQ810000", Suite::Cognito).await.unwrap();
+    let keyring = esdk::kms_keyring(KEY_ARN, encrypt_kms).await.unwrap();
+    let ciphertext = encrypt_code(&keyring, POOL, b"ZXQ810000", Suite::Cognito).await.unwrap();
 
     let decrypt_kms = mock_client!(aws_sdk_kms, RuleMode::Sequential, &[decrypt_rule], |c| c
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
-    let decrypter = EsdkDecrypter::new(crypto::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).await.unwrap();
+    let decrypter = EsdkDecrypter::new(esdk::kms_keyring(KEY_ARN, decrypt_kms).await.unwrap()).await.unwrap();
     (ciphertext, decrypter)
 }
 
@@ -100,7 +109,7 @@ async fn kms_throttled_then_fine_sends_once() {
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| r.message().is_some_and(|m| m.contains("ZXQ810000")))
         .then_output(|| PublishOutput::builder().message_id("m-kms").build());
-    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[&publish])), NoLedger);
+    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[&publish])), None::<DynamoLedger>);
     let result = s.handle(&event(&ciphertext)).await.unwrap();
     assert_eq!(result["outcome"], "sent");
     assert_eq!((decrypt.num_calls(), publish.num_calls()), (3, 1));
@@ -117,7 +126,7 @@ async fn kms_access_denied_is_not_retried() {
         .repeatedly()
         .build();
     let (ciphertext, decrypter) = mocked_kms(&decrypt).await;
-    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[])), NoLedger);
+    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[])), None::<DynamoLedger>);
     assert_eq!(s.handle(&event(&ciphertext)).await.unwrap()["outcome"], "kms_access_denied");
     assert_eq!(decrypt.num_calls(), 1);
 }
@@ -130,7 +139,7 @@ async fn sns_throttled_three_times_then_fine_sends_once() {
         .times(3)
         .output(|| PublishOutput::builder().message_id("m-4").build())
         .build();
-    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), NoLedger);
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), None::<DynamoLedger>);
     let result = s.handle(&event("AYAD")).await.unwrap();
     assert_eq!((result["outcome"].as_str(), result["messageId"].as_str()), (Some("sent"), Some("m-4")));
     assert_eq!(publish.num_calls(), 4);
@@ -151,7 +160,7 @@ async fn sns_failing_until_the_deadline_returns_an_error_and_the_retry_sends_onc
     let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&failing])), ledger());
     let started = Instant::now();
     let err = s.handle_until(&e, Deadline::after(Duration::from_millis(2500))).await.unwrap_err();
-    assert_eq!((err.outcome(), err.is_transient()), ("sns_service_error", true));
+    assert_eq!((err.outcome().as_str(), err.is_transient()), ("sns_service_error", true));
     assert!(started.elapsed() < Duration::from_millis(2500), "returned before the deadline");
     assert!(failing.num_calls() >= 2, "retried in-process: {}", failing.num_calls());
 
@@ -183,7 +192,11 @@ async fn real_clients(url: &str) -> Arc<RegionalClients> {
 #[tokio::test]
 async fn connection_refused_is_retried_then_returned_as_unreachable() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let s = sender(FixedCode, SnsPublisher::new(real_clients(&format!("http://127.0.0.1:{port}")).await), NoLedger);
+    let s = sender(
+        FixedCode,
+        SnsPublisher::new(real_clients(&format!("http://127.0.0.1:{port}")).await),
+        None::<DynamoLedger>,
+    );
     let (logs, _guard) = Logs::capture();
     let started = Instant::now();
     let err = s.handle_until(&event("AYAD"), Deadline::after(Duration::from_secs(2))).await.unwrap_err();
@@ -206,7 +219,7 @@ async fn an_endpoint_slower_than_the_deadline_is_cut_off_in_time() {
             keep.lock().await.push(socket);
         }
     });
-    let s = sender(FixedCode, SnsPublisher::new(real_clients(&url).await), NoLedger);
+    let s = sender(FixedCode, SnsPublisher::new(real_clients(&url).await), None::<DynamoLedger>);
     let started = Instant::now();
     let err = s.handle_until(&event("AYAD"), Deadline::after(Duration::from_millis(1500))).await.unwrap_err();
     let took = started.elapsed();
@@ -222,8 +235,8 @@ async fn allowed_pools_refuse_others_before_any_kms_call() {
             panic!("no KMS call for a pool that is not allowed")
         }
     }
-    let mut s = sender(MustNotDecrypt, SnsPublisher::new(sns_clients(&[])), NoLedger);
-    s.allowed_pools = Some(vec!["us-east-1_Allowed".into()]);
+    let mut s = sender(MustNotDecrypt, SnsPublisher::new(sns_clients(&[])), None::<DynamoLedger>);
+    s.settings.allowed_pools = Some(vec!["us-east-1_Allowed".into()]);
     let result = s.handle(&event("AYAD")).await.unwrap();
     assert_eq!(result["outcome"], "user_pool_not_allowed");
 }
@@ -236,7 +249,7 @@ async fn warm_up_without_describe_key_permission_is_denied_not_fatal() {
         .repeatedly()
         .build();
     let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&denied]);
-    let keyring = crypto::kms_keyring(KEY_ARN, kms.clone()).await.unwrap();
+    let keyring = esdk::kms_keyring(KEY_ARN, kms.clone()).await.unwrap();
     let decrypter = EsdkDecrypter::new(keyring).await.unwrap().with_key_check(kms, KEY_ARN);
     assert_eq!(decrypter.warm_up().await, Check::Denied("AccessDeniedException".into()));
     assert_eq!(denied.num_calls(), 1);
@@ -253,7 +266,7 @@ async fn warm_up_gives_up_on_a_silent_endpoint_within_its_budget() {
             held.push(socket);
         }
     });
-    let s = sender(FixedCode, SnsPublisher::new(real_clients(&url).await), NoLedger);
+    let s = sender(FixedCode, SnsPublisher::new(real_clients(&url).await), None::<DynamoLedger>);
     let started = Instant::now();
     let report = s.warm_up().await;
     let took = started.elapsed();
@@ -261,7 +274,10 @@ async fn warm_up_gives_up_on_a_silent_endpoint_within_its_budget() {
     assert!(took >= warmup::BUDGET && took < warmup::BUDGET + Duration::from_millis(500), "{took:?}");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let refused =
-        sender(FixedCode, SnsPublisher::new(real_clients(&format!("http://127.0.0.1:{port}")).await), NoLedger);
+    let refused = sender(
+        FixedCode,
+        SnsPublisher::new(real_clients(&format!("http://127.0.0.1:{port}")).await),
+        None::<DynamoLedger>,
+    );
     assert_eq!(refused.warm_up().await.sns, Check::Failed("could not connect".into()));
 }

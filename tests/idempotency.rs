@@ -6,29 +6,30 @@ mod common;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use cognito_sms_sender::app;
-use cognito_sms_sender::cli::sample_event;
 use cognito_sms_sender::config::Config;
-use cognito_sms_sender::crypto::{self, Suite};
-use cognito_sms_sender::event::TriggerSource;
-use cognito_sms_sender::idempotency::message_key;
+use cognito_sms_sender::decrypt::esdk;
+use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
+use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::ledger::message_key;
+use cognito_sms_sender::message::event::TriggerSource;
+use cognito_sms_sender::sender::wiring;
 use common::{moto, Logs};
 use serde_json::Value;
 
 const POOL: &str = "us-east-1_Idem1";
 
-async fn setup() -> (app::App, String, String) {
+async fn setup() -> (wiring::App, String, String) {
     let key = moto().create_key().await;
     let table = moto().create_ledger_table().await;
     let vars: HashMap<&str, &str> =
         [("KMS_KEY_ARN", key.as_str()), ("IDEMPOTENCY_TABLE", table.as_str()), ("SMS_PROBE", "off")].into();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
-    (app::build(&config, &moto().sdk_config()).await.unwrap(), key, table)
+    (wiring::build(&config, &moto().sdk_config()).await.unwrap(), key, table)
 }
 
 async fn event(key: &str, phone: &str, code: &str) -> Value {
-    let keyring = crypto::kms_keyring(key, aws_sdk_kms::Client::new(&moto().sdk_config())).await.unwrap();
-    let ciphertext = crypto::encrypt_code(&keyring, POOL, code.as_bytes(), Suite::Cognito).await.unwrap();
+    let keyring = esdk::kms_keyring(key, aws_sdk_kms::Client::new(&moto().sdk_config())).await.unwrap();
+    let ciphertext = encrypt_code(&keyring, POOL, code.as_bytes(), Suite::Cognito).await.unwrap();
     sample_event(&TriggerSource::SignUp, "us-east-1", POOL, "bob", phone, Some(ciphertext))
 }
 
@@ -70,7 +71,7 @@ async fn concurrent_deliveries_send_one_sms() {
     for r in runs {
         outcomes.push(match r.await.unwrap() {
             Ok(v) => v["outcome"].as_str().unwrap().to_owned(),
-            Err(e) => e.outcome().to_owned(),
+            Err(e) => e.outcome().as_str().to_owned(),
         });
     }
     assert_eq!(outcomes.iter().filter(|o| *o == "sent").count(), 1, "{outcomes:?}");
@@ -107,7 +108,7 @@ async fn a_crash_between_claim_and_publish_does_not_lose_the_code() {
     let e = event(&key, phone, "ZXQ700004").await;
     leave_claim(&table, &e, 60).await;
     let err = app.handle(&e).await.unwrap_err();
-    assert_eq!((err.outcome(), err.is_transient()), ("duplicate_in_progress", true));
+    assert_eq!((err.outcome().as_str(), err.is_transient()), ("duplicate_in_progress", true));
     assert!(moto().sms_to(phone).await.is_empty());
 
     // Its lease has run out (the function timed out or crashed): the next delivery takes over and sends.
@@ -143,7 +144,7 @@ async fn a_missing_table_fails_the_invocation_instead_of_sending_unguarded() {
     let vars: HashMap<&str, &str> =
         [("KMS_KEY_ARN", key.as_str()), ("IDEMPOTENCY_TABLE", "no-such-table"), ("SMS_PROBE", "off")].into();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
-    let app = app::build(&config, &moto().sdk_config()).await.unwrap();
+    let app = wiring::build(&config, &moto().sdk_config()).await.unwrap();
     let phone = "+12065557006";
     let err = app.handle(&event(&key, phone, "ZXQ700007").await).await.unwrap_err();
     assert_eq!(err.outcome(), "idempotency_unavailable");

@@ -7,7 +7,8 @@ mod common;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use cognito_sms_sender::metrics::{self, MetricsError, Settings, Stage};
+use cognito_sms_sender::config::Env;
+use cognito_sms_sender::telemetry::metrics::{self, MetricsError, Settings, Stage, Tally};
 use serde_json::Value;
 
 const NAMESPACE: &str = "CognitoSmsSenderTest";
@@ -18,12 +19,13 @@ fn turn() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
-        let off = Settings::from_lookup(|k| (k == "METRICS").then(|| "off".to_owned())).unwrap();
+        let off = Settings::from_env(&Env::from_lookup(|k| (k == "METRICS").then(|| "off".to_owned()))).unwrap();
         metrics::init(&off, metrics::SENDER).unwrap();
         metrics::record_cold_start();
         assert!(emitted().is_empty(), "METRICS=off wrote metrics");
 
-        let on = Settings::from_lookup(|k| (k == "METRICS_NAMESPACE").then(|| NAMESPACE.to_owned())).unwrap();
+        let on = Settings::from_env(&Env::from_lookup(|k| (k == "METRICS_NAMESPACE").then(|| NAMESPACE.to_owned())))
+            .unwrap();
         metrics::init(&on, metrics::SENDER).unwrap();
         assert!(matches!(metrics::init(&on, metrics::SENDER), Err(MetricsError::Install(_))));
     });
@@ -114,9 +116,9 @@ fn doc_with<'a>(docs: &'a [Value], metric: &str, dims: &[&str]) -> &'a Value {
 #[test]
 fn sent_is_counted_by_trigger_source_and_region_and_in_the_roll_up() {
     let _turn = turn();
-    metrics::record_outcome("sent", Some("CustomSMSSender_SignUp"), Some("eu-west-2"));
-    metrics::record_outcome("sent", Some("CustomSMSSender_SignUp"), Some("eu-west-2"));
-    metrics::record_outcome("sent", Some("CustomSMSSender_Authentication"), Some("eu-west-2"));
+    metrics::record_outcome(Tally::Sent, Some("CustomSMSSender_SignUp"), Some("eu-west-2"));
+    metrics::record_outcome(Tally::Sent, Some("CustomSMSSender_SignUp"), Some("eu-west-2"));
+    metrics::record_outcome(Tally::Sent, Some("CustomSMSSender_Authentication"), Some("eu-west-2"));
     let docs = emitted();
 
     let sign_up = docs.iter().find(|d| d["TriggerSource"] == "CustomSMSSender_SignUp").expect("a SignUp document");
@@ -136,8 +138,12 @@ fn sent_is_counted_by_trigger_source_and_region_and_in_the_roll_up() {
 #[test]
 fn failures_carry_their_outcome() {
     let _turn = turn();
-    metrics::record_outcome("kms_unavailable", Some("CustomSMSSender_ForgotPassword"), Some("us-east-1"));
-    metrics::record_outcome("invalid_phone_number", None, None);
+    metrics::record_outcome(
+        Tally::Failure("kms_unavailable"),
+        Some("CustomSMSSender_ForgotPassword"),
+        Some("us-east-1"),
+    );
+    metrics::record_outcome(Tally::Failure("invalid_phone_number"), None, None);
     let docs = emitted();
 
     let detailed = |outcome: &str| {
@@ -159,7 +165,7 @@ fn failures_carry_their_outcome() {
 #[test]
 fn duplicates_latency_parts_and_cold_start() {
     let _turn = turn();
-    metrics::record_outcome("duplicate", Some("CustomSMSSender_ResendCode"), Some("ap-northeast-1"));
+    metrics::record_outcome(Tally::Duplicate, Some("CustomSMSSender_ResendCode"), Some("ap-northeast-1"));
     metrics::record_latency(Stage::Decrypt, Duration::from_micros(3_500));
     metrics::record_latency(Stage::Decrypt, Duration::from_millis(12));
     metrics::record_latency(Stage::Publish, Duration::from_millis(48));
@@ -186,8 +192,8 @@ fn no_phone_number_or_code_reaches_a_dimension() {
     let _turn = turn();
     let phone = "+12065550100";
     let code = "ZXQ424242";
-    metrics::record_outcome(phone, Some(phone), Some(phone));
-    metrics::record_outcome(code, Some(&format!("CustomSMSSender_{code}")), Some(code));
+    metrics::record_outcome(Tally::Failure(phone), Some(phone), Some(phone));
+    metrics::record_outcome(Tally::Failure(code), Some(&format!("CustomSMSSender_{code}")), Some(code));
     metrics::record_delivery_failure(phone);
     let mut out = Vec::new();
     metrics::flush_to(&mut out).unwrap();

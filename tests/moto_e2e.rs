@@ -8,16 +8,17 @@ use std::sync::Arc;
 
 use aws_credential_types::provider::ProvideCredentials;
 use base64::Engine;
-use cognito_sms_sender::app;
-use cognito_sms_sender::cli::sample_event;
+use cognito_sms_sender::aws::Check;
 use cognito_sms_sender::config::{CallerRole, Config};
-use cognito_sms_sender::crypto::{self, EsdkDecrypter, Suite};
-use cognito_sms_sender::event::TriggerSource;
-use cognito_sms_sender::handler::Sender;
-use cognito_sms_sender::idempotency::NoLedger;
-use cognito_sms_sender::probe::NoProbe;
-use cognito_sms_sender::sns::{publishing_config, RegionalClients, SnsPublisher};
-use cognito_sms_sender::warmup::Check;
+use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
+use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
+use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
+use cognito_sms_sender::message::event::TriggerSource;
+use cognito_sms_sender::probe::sns::SnsProbe;
+use cognito_sms_sender::publish::sns::{publishing_config, RegionalClients, SnsPublisher};
+use cognito_sms_sender::sender::wiring;
+use cognito_sms_sender::sender::{Sender, Settings};
 use common::{moto, Logs};
 use serde_json::Value;
 
@@ -30,14 +31,14 @@ fn config(key_arn: &str, extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|k| vars.get(k).cloned()).expect("valid config")
 }
 
-async fn app_for(key_arn: &str) -> app::App {
-    app::build(&config(key_arn, &[]), &moto().sdk_config()).await.expect("app builds")
+async fn app_for(key_arn: &str) -> wiring::App {
+    wiring::build(&config(key_arn, &[]), &moto().sdk_config()).await.expect("app builds")
 }
 
 async fn encrypt(key_arn: &str, pool: &str, code: &str, suite: Suite) -> String {
     let kms = aws_sdk_kms::Client::new(&moto().sdk_config());
-    let keyring = crypto::kms_keyring(key_arn, kms).await.unwrap();
-    crypto::encrypt_code(&keyring, pool, code.as_bytes(), suite).await.unwrap()
+    let keyring = esdk::kms_keyring(key_arn, kms).await.unwrap();
+    encrypt_code(&keyring, pool, code.as_bytes(), suite).await.unwrap()
 }
 
 fn event(source: &TriggerSource, pool: &str, phone: &str, code: Option<String>) -> Value {
@@ -86,14 +87,13 @@ async fn seoul_pools_send_from_tokyo_with_one_client_reused() {
     let key = moto().create_key().await;
     let sdk = moto().sdk_config();
     let clients = Arc::new(RegionalClients::new(&sdk, None).await);
-    let keyring = crypto::kms_keyring(&key, aws_sdk_kms::Client::new(&sdk)).await.unwrap();
+    let keyring = esdk::kms_keyring(&key, aws_sdk_kms::Client::new(&sdk)).await.unwrap();
     let sender = Sender::new(
         EsdkDecrypter::new(keyring).await.unwrap(),
         SnsPublisher::new(clients.clone()),
-        NoProbe,
-        NoLedger,
-        &config(&key, &[]),
-        "us-east-1",
+        None::<SnsProbe>,
+        None::<DynamoLedger>,
+        Settings::from_config(&config(&key, &[]), "us-east-1"),
     );
     let pool = "ap-northeast-2_Seoul1";
     for n in 0..2 {
@@ -120,7 +120,7 @@ async fn committing_and_non_committing_messages_both_decrypt() {
 }
 
 /// Each refusal: acknowledged (no Lambda retry), one outcome line, no SMS, no secret in the logs.
-async fn assert_refused(app: &app::App, event: Value, phone: &str, want: &str, secrets: &[&str]) {
+async fn assert_refused(app: &wiring::App, event: Value, phone: &str, want: &str, secrets: &[&str]) {
     let (logs, _guard) = Logs::capture();
     let result = app.handle(&event).await.expect("refusals are not retried");
     assert_eq!(outcome(&result), want, "{}", logs.text());
@@ -254,7 +254,7 @@ async fn sns_caller_role_is_assumed_through_sts() {
     assert_ne!(creds.access_key_id(), "testing", "the role's credentials, not the function's");
     assert!(creds.session_token().is_some() && creds.expiry().is_some());
 
-    let app = app::build(&config(&key, &[("SNS_CALLER_ARN", &role.role_arn), ("SNS_EXTERNAL_ID", "ext-123")]), &sdk)
+    let app = wiring::build(&config(&key, &[("SNS_CALLER_ARN", &role.role_arn), ("SNS_EXTERNAL_ID", "ext-123")]), &sdk)
         .await
         .unwrap();
     let phone = "+12065554001";
@@ -269,7 +269,7 @@ async fn warm_up_opens_kms_sns_and_the_ledger_and_says_they_are_ready() {
     let (logs, _guard) = Logs::capture();
     let key = moto().create_key().await;
     let table = moto().create_ledger_table().await;
-    let app = app::build(&config(&key, &[("IDEMPOTENCY_TABLE", &table)]), &moto().sdk_config()).await.unwrap();
+    let app = wiring::build(&config(&key, &[("IDEMPOTENCY_TABLE", &table)]), &moto().sdk_config()).await.unwrap();
     let report = app.warm_up().await;
     assert_eq!([&report.kms, &report.sns, &report.idempotency], [&Check::Ready; 3]);
     assert_eq!(report.sns_region, "us-east-1");
@@ -293,7 +293,7 @@ async fn warm_up_finds_a_disabled_key_and_a_missing_table_before_any_event() {
     let key_id = key.rsplit('/').next().unwrap();
     aws_sdk_kms::Client::new(&moto().sdk_config()).disable_key().key_id(key_id).send().await.unwrap();
     let app =
-        app::build(&config(&key, &[("IDEMPOTENCY_TABLE", "no-such-ledger")]), &moto().sdk_config()).await.unwrap();
+        wiring::build(&config(&key, &[("IDEMPOTENCY_TABLE", "no-such-ledger")]), &moto().sdk_config()).await.unwrap();
     let report = app.warm_up().await;
     assert!(matches!(&report.kms, Check::Unusable(r) if r.contains("Disabled")), "{report:?}");
     assert_eq!(report.idempotency, Check::Unusable("ResourceNotFoundException".into()));
@@ -309,7 +309,7 @@ async fn warm_up_skips_what_a_local_run_does_not_use() {
     let outbox = std::env::temp_dir().join(format!("warm-up-outbox-{}", fastrand::u64(..)));
     let mut config = common::dev_config(&[("LOCAL_OUTBOX", outbox.to_str().unwrap())]);
     config.key = cognito_sms_sender::config::KeySource::LocalDev { path: "events/DEV-ONLY-public-test-key.hex".into() };
-    let app = app::build(&config, &moto().sdk_config()).await.unwrap();
+    let app = wiring::build(&config, &moto().sdk_config()).await.unwrap();
     let report = app.warm_up().await;
     assert_eq!([&report.kms, &report.sns, &report.idempotency], [&Check::Skipped; 3]);
     assert!(!outbox.exists(), "the warm-up writes nothing");

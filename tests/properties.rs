@@ -1,9 +1,9 @@
 //! Property tests: event parsing, template filling, phone handling and Region choice hold for any input.
 
-use cognito_sms_sender::event::CustomSmsSenderEvent;
-use cognito_sms_sender::phone::{mask, PhoneNumber};
-use cognito_sms_sender::region::{is_region_name, sns_region};
-use cognito_sms_sender::template::Template;
+use cognito_sms_sender::destination::phone::{mask, PhoneNumber};
+use cognito_sms_sender::destination::region::{is_region_name, sns_region};
+use cognito_sms_sender::message::event::CustomSmsSenderEvent;
+use cognito_sms_sender::message::template::Template;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

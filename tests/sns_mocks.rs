@@ -14,13 +14,15 @@ use aws_sdk_sns::operation::list_sms_sandbox_phone_numbers::ListSmsSandboxPhoneN
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sns::types::{SmsSandboxPhoneNumber, SmsSandboxPhoneNumberVerificationStatus};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use cognito_sms_sender::cli::sample_event;
-use cognito_sms_sender::crypto::{DecryptError, Decrypter};
-use cognito_sms_sender::event::TriggerSource;
-use cognito_sms_sender::handler::Sender;
-use cognito_sms_sender::idempotency::NoLedger;
-use cognito_sms_sender::probe::{NoProbe, Probe, SnsProbe};
-use cognito_sms_sender::sns::{Publisher, RegionalClients, SnsPublisher};
+use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
+use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
+use cognito_sms_sender::message::event::TriggerSource;
+use cognito_sms_sender::probe::sns::SnsProbe;
+use cognito_sms_sender::probe::Probe;
+use cognito_sms_sender::publish::sns::{RegionalClients, SnsPublisher};
+use cognito_sms_sender::publish::Publisher;
+use cognito_sms_sender::sender::Sender;
 use common::Logs;
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -46,7 +48,7 @@ fn clients(sns: &[&Rule], cw: &[&Rule]) -> Arc<RegionalClients> {
     Arc::new(RegionalClients::from_factory(Box::new(move |_| (sns.clone(), cw.clone()))))
 }
 
-fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P, Q, NoLedger> {
+fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P, Q, Option<DynamoLedger>> {
     sender_with(publisher, probe, &[])
 }
 
@@ -54,8 +56,8 @@ fn sender_with<P: Publisher, Q: Probe>(
     publisher: P,
     probe: Q,
     settings: &[(&str, &str)],
-) -> Sender<FixedCode, P, Q, NoLedger> {
-    Sender::new(FixedCode, publisher, probe, NoLedger, &common::dev_config(settings), "us-east-1")
+) -> Sender<FixedCode, P, Q, Option<DynamoLedger>> {
+    Sender::new(FixedCode, publisher, probe, None, common::dev_settings(settings))
 }
 
 fn event() -> Value {
@@ -117,7 +119,7 @@ async fn publish_carries_the_configured_attributes_as_each_country_allows() {
         })
         .then_output(|| PublishOutput::builder().message_id("mid-us").build());
     let settings = [("SENDER_ID", "MyApp"), ("ORIGINATION_NUMBER", "+18005550199"), ("MAX_PRICE", "0.25")];
-    let s = sender_with(SnsPublisher::new(clients(&[&uk, &us], &[])), NoProbe, &settings);
+    let s = sender_with(SnsPublisher::new(clients(&[&uk, &us], &[])), None::<SnsProbe>, &settings);
     let to_uk = sample_event(&TriggerSource::SignUp, "us-east-1", "us-east-1_Mock", "alice", UK, Some("AYAD".into()));
     assert_eq!(s.handle(&to_uk).await.unwrap()["messageId"], "mid-uk");
     assert_eq!(s.handle(&event()).await.unwrap()["messageId"], "mid-us");
@@ -152,10 +154,10 @@ async fn publish_errors_are_classified_and_only_transient_ones_retried() {
     ];
     for (rule, want, transient) in cases {
         let (logs, _guard) = Logs::capture();
-        let s = sender(SnsPublisher::new(clients(&[&rule], &[])), NoProbe);
+        let s = sender(SnsPublisher::new(clients(&[&rule], &[])), None::<SnsProbe>);
         let result = s.handle(&event()).await;
         match (&result, transient) {
-            (Err(e), true) => assert_eq!(e.outcome(), want),
+            (Err(e), true) => assert_eq!(e.outcome().as_str(), want),
             (Ok(v), false) => assert_eq!(v["outcome"], want),
             other => panic!("{want}: unexpected {other:?}"),
         }

@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use aws_lambda_events::event::cloudwatch_logs::LogsEvent;
 use base64::Engine;
-use cognito_sms_sender::metrics::{self, Settings};
+use cognito_sms_sender::config::Env;
+use cognito_sms_sender::telemetry::metrics::{self, Settings};
 use cognito_sms_sender::watcher::{self, DeliveryStatus, FailureClass};
 use common::Logs;
 use serde_json::{json, Value};
@@ -38,7 +39,7 @@ fn turn() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
-        let mut settings = Settings::from_lookup(|_| None).unwrap();
+        let mut settings = Settings::from_env(&Env::from_lookup(|_| None)).unwrap();
         settings.level = Some("WARN");
         metrics::init(&settings, metrics::WATCHER).unwrap();
     });
@@ -162,7 +163,7 @@ fn the_control_message_is_ignored() {
     let event = subscription_event(&fixture("control-message-data.json"));
     let (logs, _guard) = Logs::capture();
     let report = watcher::handle(&event.aws_logs.data);
-    assert_eq!(report, watcher::Report::default());
+    assert_eq!(report, watcher::BatchReport::default());
     assert!(emf().is_empty());
     assert!(logs.outcomes().is_empty());
 }

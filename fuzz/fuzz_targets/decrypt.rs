@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use base64::Engine;
-use cognito_sms_sender::crypto::{self, Decrypter, EsdkDecrypter};
+use cognito_sms_sender::decrypt::Decrypter;
+use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
 use libfuzzer_sys::fuzz_target;
 
 const POOL: &str = "us-east-1_EXAMPLE";
@@ -19,8 +20,8 @@ fn decrypter() -> &'static EsdkDecrypter {
     static D: OnceLock<EsdkDecrypter> = OnceLock::new();
     D.get_or_init(|| {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/DEV-ONLY-public-test-key.hex")).unwrap();
-        let key = crypto::read_dev_key(&text).unwrap();
-        let keyring = runtime().block_on(crypto::dev_keyring(&key)).unwrap();
+        let key = esdk::read_dev_key(&text).unwrap();
+        let keyring = runtime().block_on(esdk::dev_keyring(&key)).unwrap();
         EsdkDecrypter::new(keyring).unwrap()
     })
 }

@@ -3,11 +3,11 @@
 
 use std::sync::OnceLock;
 
-use cognito_sms_sender::event::CustomSmsSenderEvent;
-use cognito_sms_sender::phone::{mask, PhoneNumber};
-use cognito_sms_sender::region::sns_region;
-use cognito_sms_sender::catalogue::Catalogue;
-use cognito_sms_sender::template::{sign_in_name, unescape_password};
+use cognito_sms_sender::message::event::CustomSmsSenderEvent;
+use cognito_sms_sender::destination::phone::{mask, PhoneNumber};
+use cognito_sms_sender::destination::region::sns_region;
+use cognito_sms_sender::message::catalogue::Catalogue;
+use cognito_sms_sender::message::template::{sign_in_name, unescape_password};
 use libfuzzer_sys::fuzz_target;
 
 fn catalogue() -> &'static Catalogue {

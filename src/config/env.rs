@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use super::ConfigError;
 
+/// Reads one variable as it is set.
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 /// A source of settings: the process environment, or a map in tests and local runs.
 pub struct Env<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Lookup<'a>,
 }
 
 impl<'a> Env<'a> {
@@ -57,7 +60,11 @@ impl<'a> Env<'a> {
     }
 
     /// Parses the value of `name` with `parse` (which gives the reason when it refuses), `None` when unset.
-    pub fn parsed<T>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<Option<T>, ConfigError> {
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
         self.get(name).map(|v| parse(&v).map_err(|reason| ConfigError::new(name, reason))).transpose()
     }
 }

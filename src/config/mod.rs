@@ -241,7 +241,8 @@ fn pool_ids(v: &str) -> Result<Vec<String>, String> {
 fn idempotency(env: &Env) -> Result<Option<IdempotencyTable>, ConfigError> {
     let ttl = env.seconds("IDEMPOTENCY_TTL_SECONDS", 86_400, 300..=31_536_000)?;
     env.parsed("IDEMPOTENCY_TABLE", |name| {
-        let ok = (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        let ok =
+            (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
         ok.then(|| IdempotencyTable { name: name.to_owned(), ttl })
             .ok_or_else(|| "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')".to_owned())
     })

@@ -57,4 +57,3 @@ impl DecryptError {
         matches!(self, DecryptError::KmsUnavailable(_))
     }
 }
-

@@ -156,7 +156,6 @@ pub struct Routes {
     by_country_needed: bool,
 }
 
-
 /// A country's section as read: its code, its key in the file and its fields.
 type CountrySection = (Country, String, Fields);
 
@@ -312,7 +311,11 @@ fn parse_countries(v: &toml::Value) -> Result<Vec<CountrySection>, (String, Stri
     for (code, section) in table {
         let key = format!("countries.{code}");
         let id = parse_country(code).ok_or_else(|| {
-            (key.clone(), "is not a country the phone number metadata knows; use its ISO 3166-1 code, like US, IN or BR".to_owned())
+            (
+                key.clone(),
+                "is not a country the phone number metadata knows; use its ISO 3166-1 code, like US, IN or BR"
+                    .to_owned(),
+            )
         })?;
         if countries.iter().any(|(other, _, _)| *other == id) {
             return Err((key, "is listed twice (country codes are not case-sensitive)".into()));
@@ -545,7 +548,10 @@ mod tests {
         assert_eq!(r.origin(), "environment");
         let fr = r.route_for(&phone("+33612345678"));
         assert_eq!(fr.name(), "default");
-        assert_eq!((fr.sms_type, fr.sender_id.as_ref(), fr.max_price.as_ref()), (sms.sms_type, sms.sender_id.as_ref(), sms.max_price.as_ref()));
+        assert_eq!(
+            (fr.sms_type, fr.sender_id.as_ref(), fr.max_price.as_ref()),
+            (sms.sms_type, sms.sender_id.as_ref(), sms.max_price.as_ref())
+        );
         let mut names: Vec<_> = fr.message_attributes().iter().map(|(k, _)| *k).collect();
         names.sort();
         assert_eq!(names, ["AWS.SNS.SMS.MaxPrice", "AWS.SNS.SMS.SMSType", "AWS.SNS.SMS.SenderID"]);

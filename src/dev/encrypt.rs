@@ -49,4 +49,3 @@ pub async fn encrypt_code(
     let bytes = out.ciphertext.ok_or_else(|| CryptoInitError("no ciphertext".into()))?.into_inner();
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
-

@@ -34,4 +34,3 @@ pub fn sample_event(
         "response": {}
     })
 }
-

@@ -151,4 +151,3 @@ impl Ledger for DynamoLedger {
         }
     }
 }
-

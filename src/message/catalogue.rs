@@ -253,7 +253,8 @@ fn read_variables(doc: &toml::Table, origin: &str) -> Result<HashMap<String, Str
     let Some(v) = doc.get("variables") else {
         return Ok(variables);
     };
-    let table = v.as_table().ok_or_else(|| FileError::new(origin, "variables", "must be a table of name = \"text\" pairs"))?;
+    let table =
+        v.as_table().ok_or_else(|| FileError::new(origin, "variables", "must be a table of name = \"text\" pairs"))?;
     for (name, value) in table {
         let key = format!("variables.{name}");
         if !is_variable_name(name) {
@@ -293,7 +294,11 @@ fn read_locales(doc: &toml::Table, p: &TemplateParser) -> Result<(Vec<Locale>, H
 }
 
 /// One `[messages.<locale>]` table at `key`.
-fn read_locale(table: &toml::Value, key: &str, p: &TemplateParser) -> Result<HashMap<TriggerSource, Template>, FileError> {
+fn read_locale(
+    table: &toml::Value,
+    key: &str,
+    p: &TemplateParser,
+) -> Result<HashMap<TriggerSource, Template>, FileError> {
     let table = table.as_table().ok_or_else(|| p.err(key, "must be a table of TriggerSource = \"message\" pairs"))?;
     let mut templates = HashMap::new();
     for (name, value) in table {
@@ -668,11 +673,7 @@ AccountTakeOverNotification = "Unusual sign-in."
                 "messages.pt-BR.SignUp",
                 "unknown placeholder {nome}",
             ),
-            (
-                with("[messages.de]\nSignUp = \"Willkommen!\""),
-                "messages.de.SignUp",
-                "has no {####}",
-            ),
+            (with("[messages.de]\nSignUp = \"Willkommen!\""), "messages.de.SignUp", "has no {####}"),
             (
                 with("[messages.de]\nAuthentication = \"Hi\""),
                 "messages.de.Authentication",
@@ -683,26 +684,20 @@ AccountTakeOverNotification = "Unusual sign-in."
                 "messages.fr.SignUp",
                 "is 147 characters long",
             ),
-            (
-                with("[messages.fr]\nSignIn = \"Code {####}\""),
-                "messages.fr.SignIn",
-                "is not a trigger source",
-            ),
-            (
-                with("[messages.fr]\nsignup = \"Code {####}\""),
-                "messages.fr.signup",
-                "did you mean SignUp?",
-            ),
-            (
-                with("[messages.english]\nSignUp = \"Code {####}\""),
-                "messages.english",
-                "is not a locale tag",
-            ),
-            (
-                with("[messages.EN]\nSignUp = \"Code {####}\""),
-                "messages.EN",
-                "is the same locale as messages.en",
-            ),
+            (with("[messages.fr]\nSignIn = \"Code {####}\""), "messages.fr.SignIn", "is not a trigger source"),
+            (with("[messages.fr]\nsignup = \"Code {####}\""), "messages.fr.signup", "did you mean SignUp?"),
+            (with("[messages.english]\nSignUp = \"Code {####}\""), "messages.english", "is not a locale tag"),
+            (with("[messages.EN]\nSignUp = \"Code {####}\""), "messages.EN", "is the same locale as messages.en"),
+        ];
+        for (text, key, reason) in cases {
+            assert_mistake(&mistake(&text, &[]), f, key, reason);
+        }
+    }
+
+    #[test]
+    fn every_kind_of_message_mistake_names_file_key_and_reason() {
+        let f = "/var/task/messages.toml";
+        let cases: Vec<(String, &str, &str)> = vec![
             (
                 with("[messages.fr]\nAccountTakeOverNotification = \"Code {####} !\""),
                 "messages.fr.AccountTakeOverNotification",

@@ -49,4 +49,3 @@ impl<P: Probe> Probe for Option<P> {
         }
     }
 }
-

@@ -57,7 +57,11 @@ impl SnsProbe {
         };
         let limit_usd = note(limit_usd, "sns:GetSMSAttributes", &mut failures);
         let spent_usd = note(spent_usd, "cloudwatch:GetMetricStatistics", &mut failures);
-        self.record(region, RegionState { in_sandbox, verified_numbers, limit_usd, spent_usd, ..Default::default() }, failures)
+        self.record(
+            region,
+            RegionState { in_sandbox, verified_numbers, limit_usd, spent_usd, ..Default::default() },
+            failures,
+        )
     }
 
     /// Stores a fresh state for `region` and turns failures not reported before into findings.
@@ -122,7 +126,11 @@ impl SnsProbe {
 }
 
 /// The answer of one probe call, or `None` with its failure noted under the permission it needs.
-fn note<T>(result: Result<T, Failure>, permission: &'static str, failures: &mut Vec<(&'static str, Failure)>) -> Option<T> {
+fn note<T>(
+    result: Result<T, Failure>,
+    permission: &'static str,
+    failures: &mut Vec<(&'static str, Failure)>,
+) -> Option<T> {
     result.map_err(|f| failures.push((permission, f))).ok()
 }
 

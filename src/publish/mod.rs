@@ -92,7 +92,9 @@ impl PublishError {
     /// messages ("Invalid parameter: PhoneNumber Reason: +1206… is not valid").
     pub fn from_sdk<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Self {
         match crate::aws::classify(err) {
-            Failure::Refused(code) if ["InvalidParameter", "InvalidParameterValue", "ValidationError"].contains(&code.as_str()) => {
+            Failure::Refused(code)
+                if ["InvalidParameter", "InvalidParameterValue", "ValidationError"].contains(&code.as_str()) =>
+            {
                 let param = err
                     .message()
                     .and_then(|m| m.strip_prefix("Invalid parameter: "))

@@ -110,4 +110,3 @@ impl Publisher for SnsPublisher {
         }
     }
 }
-

@@ -142,7 +142,9 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         };
         metrics::record_outcome(tally, trace.trigger_source.as_deref(), trace.sns_region.as_deref());
         match result {
-            Ok(Delivered::Sent { message_id }) => Ok(json!({ "outcome": Outcome::Sent.as_str(), "messageId": message_id })),
+            Ok(Delivered::Sent { message_id }) => {
+                Ok(json!({ "outcome": Outcome::Sent.as_str(), "messageId": message_id }))
+            }
             Ok(Delivered::Duplicate { message_id }) => {
                 Ok(json!({ "outcome": Outcome::Duplicate.as_str(), "messageId": message_id }))
             }
@@ -189,7 +191,8 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         let region = self.settings.sns_region_for(event, pool);
         trace.sns_region = Some(region.to_owned());
         let missing_code = || SendError::MissingCode(source.to_string());
-        let (template, locale) = self.settings.catalogue.template_for(source, &event.request).ok_or_else(missing_code)?;
+        let (template, locale) =
+            self.settings.catalogue.template_for(source, &event.request).ok_or_else(missing_code)?;
         trace.locale = Some(locale.to_owned());
         let route = self.settings.routes.route_for(&phone);
         trace.route = Some(route.name().to_owned());
@@ -203,7 +206,8 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
 
     /// Claims the message in the ledger, leasing it until the deadline (plus a second to write the outcome).
     async fn claim(&self, key: &str, deadline: Deadline) -> Result<Claim, SendError> {
-        let lease_until = SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let lease_until =
+            SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
         let claim = || self.ledger.claim(key, lease_until);
         Ok(with_retries("idempotency", deadline, claim, LedgerError::is_transient, LedgerError::timeout).await?)
     }

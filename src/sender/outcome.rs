@@ -65,6 +65,13 @@ outcomes! {
     IdempotencyUnavailable => "idempotency_unavailable",
 }
 
+/// Lets an outcome be compared with its name, as read back from a log line or a response.
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -47,8 +47,8 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         }
         None => Transport::Sns(SnsPublisher::new(clients.clone())),
     };
-    let probe = (config.probe.enabled && config.local_outbox.is_none())
-        .then(|| SnsProbe::new(clients, config.probe.cache_for));
+    let probe =
+        (config.probe.enabled && config.local_outbox.is_none()).then(|| SnsProbe::new(clients, config.probe.cache_for));
     let ledger = config
         .idempotency
         .as_ref()

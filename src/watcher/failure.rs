@@ -23,7 +23,7 @@ pub enum FailureClass {
 
 /// `providerResponse` texts SNS documents for failed SMS ("SMS delivery failure reasons", SNS Developer
 /// Guide), older wordings included, that the carrier or handset is behind. Compared without case.
-const CARRIER_RESPONSES: [&str; 15] = [
+pub(super) const CARRIER_RESPONSES: [&str; 15] = [
     "Blocked as spam by phone carrier",
     "Destination is on a blocked list",
     "Destination is blacklisted",
@@ -129,4 +129,3 @@ impl fmt::Display for FailureClass {
         f.write_str(self.as_str())
     }
 }
-

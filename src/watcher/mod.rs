@@ -251,7 +251,7 @@ mod tests {
         for (text, class) in cases {
             assert_eq!(FailureClass::of(text), class, "{text:?}");
         }
-        for response in CARRIER_RESPONSES {
+        for response in failure::CARRIER_RESPONSES {
             assert_eq!(FailureClass::of(response), CarrierFailure, "{response}");
         }
     }

@@ -64,7 +64,7 @@ pub struct Delivery {
 /// A destination phone number. Its `Debug` shows the masked form only.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Destination(String);
+pub struct Destination(pub(super) String);
 
 impl Destination {
     /// `+1******0100`.
@@ -140,4 +140,3 @@ fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
 fn lenient_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     Ok(lenient_u64(d)?.and_then(|v| u32::try_from(v).ok()))
 }
-

@@ -160,7 +160,7 @@ impl Logs {
             tracing_subscriber::fmt()
                 .json()
                 .flatten_event(true)
-                .with_env_filter(cognito_sms_sender::logging::filter_for("trace"))
+                .with_env_filter(cognito_sms_sender::telemetry::logging::filter_for("trace"))
                 .with_writer(|| ThreadWriter)
                 .init();
         });
@@ -216,6 +216,11 @@ fn record_for_suite_scan(text: &str) {
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
         let _ = f.write_all(text.as_bytes());
     }
+}
+
+/// The pipeline settings of [`dev_config`], in us-east-1.
+pub fn dev_settings(extra: &[(&str, &str)]) -> cognito_sms_sender::sender::Settings {
+    cognito_sms_sender::sender::Settings::from_config(&dev_config(extra), "us-east-1")
 }
 
 /// A configuration that needs no AWS (the development key path is never read), with `extra` settings.
