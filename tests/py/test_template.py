@@ -121,12 +121,26 @@ def test_decrypt_needs_this_pools_encryption_context():
 
 
 def test_only_the_read_only_probe_uses_resource_star():
-    star = [s for s in ROLE if "*" in as_list(s.get("Resource", []))]
-    assert len(star) == 1
-    assert sorted(as_list(star[0]["Action"])) == sorted([
+    star = {s["Sid"]: s for s in ROLE if "*" in as_list(s.get("Resource", []))}
+    assert sorted(star) == ["ProbeSmsSandboxAndSpend", "ProbeSmsThroughSns"]
+    assert sorted(as_list(star["ProbeSmsSandboxAndSpend"]["Action"])) == sorted([
         "sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "sns:GetSMSAttributes",
         "cloudwatch:GetMetricStatistics",
     ])
+    assert "Condition" not in star["ProbeSmsSandboxAndSpend"]
+
+
+def test_probe_reads_end_user_messaging_only_through_sns():
+    """SNS's SMS runs on AWS End User Messaging SMS: AWS's AmazonSNSReadOnlyAccess pairs the SNS reads with these
+    sms-voice reads, allowed only when SNS makes the call."""
+    probe = find(ROLE, "sms-voice:DescribeSpendLimits")
+    assert probe["Sid"] == "ProbeSmsThroughSns"
+    assert sorted(as_list(probe["Action"])) == [
+        "sms-voice:DescribeAccountAttributes", "sms-voice:DescribeSpendLimits",
+        "sms-voice:DescribeVerifiedDestinationNumbers",
+    ]
+    assert probe["Resource"] == "*"
+    assert probe["Condition"] == {"StringEquals": {"aws:CalledViaLast": "sns.amazonaws.com"}}
 
 
 def test_sns_permissions_move_to_the_caller_role_when_one_is_set():
@@ -138,6 +152,7 @@ def test_sns_permissions_move_to_the_caller_role_when_one_is_set():
         by_sid[sid] = (cond, yes != NO_VALUE)
     assert by_sid["PublishSmsToPhoneNumbersOnly"] == ("HasSnsCallerRole", False)
     assert by_sid["ProbeSmsSandboxAndSpend"] == ("HasSnsCallerRole", False)
+    assert by_sid["ProbeSmsThroughSns"] == ("HasSnsCallerRole", False)
     assert by_sid["AssumeSnsCallerRole"] == ("HasSnsCallerRole", True)
     assume = find(ROLE, "sts:AssumeRole")
     assert assume["Resource"] == {"Ref": "SnsCallerArn"}
@@ -161,6 +176,14 @@ def test_table_queue_and_logs_permissions_name_their_resource():
 
 
 # ------------------------------------------------------------------------------------------------- wiring --
+
+def test_user_pool_and_key_outlive_the_stack_but_not_a_failed_creation():
+    """Deleting or replacing the stack keeps the pool (users) and the key (the pool names it); a stack whose
+    creation fails removes them, since nothing depends on them yet."""
+    for name in ("UserPool", "CodeKey"):
+        assert RES[name]["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert RES[name]["UpdateReplacePolicy"] == "Retain", name
+
 
 def test_key_policy_lets_cognito_encrypt_for_this_pool_only():
     key = plain(RES["CodeKey"]["Properties"])
@@ -239,6 +262,14 @@ def test_outputs():
     assert {"FunctionArn", "KeyArn", "UserPoolId", "DeadLetterQueueUrl"} <= set(T["Outputs"])
 
 
+def test_deploy_docs_name_every_resource_and_output():
+    """docs/deploy.md's overview (before "## Tools") names, in backticks, every resource and output of the template."""
+    overview = (ROOT / "docs" / "deploy.md").read_text().split("\n## Tools", 1)[0]
+    named = set(re.findall(r"`([A-Za-z][A-Za-z0-9]*)`", overview))
+    assert sorted(set(RES) - named) == []
+    assert sorted(set(T["Outputs"]) - named) == []
+
+
 # ----------------------------------------------------------------------------------- function configuration --
 
 PER_SOURCE = re.compile(r'TriggerSource::\w+ => "(\w+)"')
@@ -248,15 +279,16 @@ def variables_the_function_reads() -> set[str]:
     names = set()
     for path in (ROOT / "src").rglob("*.rs"):
         text = path.read_text()
-        names |= set(re.findall(r'\b(?:get|lookup)\(\s*"([A-Z][A-Z0-9_]+)"\s*\)', text))
-    event = (ROOT / "src" / "event.rs").read_text()
+        names |= set(re.findall(r'\b(?:get|lookup|raw|on_off|seconds|parsed)\)?\(\s*"([A-Z][A-Z0-9_]+)"', text))
+    event = (ROOT / "src" / "message" / "event.rs").read_text()
     for suffix in PER_SOURCE.findall(event):
         names.add("SMS_TEMPLATE_" + re.sub(r"(?<!^)([A-Z])", r"_\1", suffix).upper())
     return names
 
 
 def test_every_setting_of_the_function_is_a_parameter_and_no_local_setting_is_set():
-    read = variables_the_function_reads()
+    # Lambda itself sets these two.
+    read = variables_the_function_reads() - {"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_LEVEL"}
     assert {"KMS_KEY_ARN", "SMS_TEMPLATE", "SMS_TEMPLATE_FORGOT_PASSWORD"} <= read  # the scan works
     local = {"LOCAL_DEV_KEY_FILE", "LOCAL_OUTBOX"}
     assert not local & set(ENV)
@@ -289,7 +321,7 @@ def allowed(variable: str, value: str) -> bool:
     return "AllowedPattern" not in p or re.fullmatch(p["AllowedPattern"], value) is not None
 
 
-# Valid and invalid values as the function's own checks (src/config.rs, src/template.rs) judge them.
+# Valid and invalid values as the function's own checks (src/destination/attributes.rs, src/message/template.rs) judge them.
 CASES = {
     "SNS_REGION": (["", "us-east-1", "ap-northeast-1", "us-gov-west-1", "ap-southeast-7"],
                    ["tokyo", "us-east", "US-EAST-1", "us-east-1a", "x" * 33]),
@@ -328,6 +360,54 @@ def test_every_code_template_parameter_requires_the_code():
             assert allowed(name, "Code: {####}"), name
 
 
+# Lambda refuses a configuration whose environment variables exceed 4 KB together
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); its error quotes the string it measured,
+# the variables as one JSON object, {"NAME":"value",...}. Counted here in UTF-8 bytes at every value's longest.
+ENV_LIMIT_BYTES = 4096
+# Values the template sets itself, at their longest.
+SET_BY_THE_TEMPLATE = {
+    # arn:aws-us-gov:kms:<Region, at most 20>:<12 digits>:key/<36-character key id> is 93 characters.
+    "KMS_KEY_ARN": 100,
+    # DynamoDB's longest table name.
+    "IDEMPOTENCY_TABLE": 255,
+    # A created pool's id is no longer than an existing one's.
+    "ALLOWED_USER_POOL_IDS": int(PARAMS["ExistingUserPoolId"]["MaxLength"]),
+}
+# Free text (the message templates) may hold any character: CloudFormation's MaxLength counts UTF-16 units, and
+# one unit is at most 3 bytes in UTF-8 (a character outside the BMP is 2 units and 4 bytes), as is an escaped " or
+# \ or newline in the JSON (2 bytes). Control characters that JSON spells \u00XX are not counted at 6.
+FREE_TEXT_BYTES_PER_UNIT = 3
+
+
+def longest_value_bytes(variable: str) -> int:
+    if variable in SET_BY_THE_TEMPLATE:
+        return SET_BY_THE_TEMPLATE[variable]
+    p = PARAMS[ENV[variable]["Ref"]]
+    if "AllowedValues" in p:
+        return max(len(str(v).encode()) for v in p["AllowedValues"])
+    if p["Type"] == "Number":
+        return max(len(str(p["MinValue"])), len(str(p["MaxValue"])))
+    assert "MaxLength" in p, f"{variable}: a String parameter without MaxLength has no longest value"
+    free_text = "AllowedPattern" not in p or r"[\s\S]" in p["AllowedPattern"]
+    return int(p["MaxLength"]) * (FREE_TEXT_BYTES_PER_UNIT if free_text else 1)
+
+
+def test_the_functions_environment_fits_lambdas_4_kb_at_every_parameters_longest():
+    assert set(ENV) - SET_BY_THE_TEMPLATE.keys() <= {n for n, v in ENV.items() if set(v) == {"Ref"}}
+    # {"NAME":"value","NAME":"value"}: two quotes around each name and each value, a colon, a comma between
+    # pairs, two braces.
+    size = 2 + len(ENV) - 1 + sum(len(name) + 2 + 1 + longest_value_bytes(name) + 2 for name in ENV)
+    assert size < ENV_LIMIT_BYTES, (size, {name: longest_value_bytes(name) for name in ENV})
+
+
+def test_template_parameters_send_longer_wording_to_the_catalogue_file():
+    for name, value in ENV.items():
+        if name.startswith("SMS_TEMPLATE") and name != "SMS_TEMPLATES_FILE":
+            p = PARAMS[value["Ref"]]
+            assert int(p["MaxLength"]) <= 70, name
+            assert "SMS_TEMPLATES_FILE" in p["Description"], name
+
+
 def test_an_external_id_requires_a_caller_role():
     rule = plain(T["Rules"]["ExternalIdNeedsCallerRole"])
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsExternalId"}, ""]}]}
@@ -344,8 +424,8 @@ ALARMS = ["SmsSpendAlarm", "SpendingLimitReachedAlarm", "SandboxAlarm", "Failure
 
 
 def rust_const(path: str, name: str) -> str:
-    """The value of `pub const NAME: &str = "…";` in a source file."""
-    found = re.search(rf'pub const {name}: &str = "([^"]+)";', (ROOT / path).read_text())
+    """The value of `const NAME: &str = "…";` (public or not) in a source file."""
+    found = re.search(rf'(?:pub )?const {name}: &str = "([^"]+)";', (ROOT / path).read_text())
     assert found, (path, name)
     return found.group(1)
 
@@ -383,7 +463,7 @@ def test_watcher_function_build_and_runtime():
     watcher_env = p["Environment"]["Variables"]
     assert watcher_env == {"METRICS": ENV["METRICS"], "METRICS_NAMESPACE": ENV["METRICS_NAMESPACE"]}
     assert ENV["METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
-    assert PARAMS["MetricsNamespace"]["Default"] == rust_const("src/metrics.rs", "DEFAULT_NAMESPACE")
+    assert PARAMS["MetricsNamespace"]["Default"] == rust_const("src/telemetry/metrics.rs", "DEFAULT_NAMESPACE")
     role = statements("DeliveryStatusWatcherRole")
     assert [s["Action"] for s in role] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
     assert role[0]["Resource"] == {"Fn::GetAtt": ["DeliveryStatusWatcherLogGroup", "Arn"]}
@@ -451,10 +531,10 @@ def test_spend_alarm_fires_at_80_percent_of_the_limit():
 
 def test_spending_limit_and_sandbox_alarms_count_the_watcher_and_the_probe():
     namespace = {"Ref": "MetricsNamespace"}
-    watcher_service = rust_const("src/metrics.rs", "WATCHER")
-    delivery_failures = rust_const("src/metrics.rs", "DELIVERY_FAILURES")
-    watcher_src = (ROOT / "src" / "watcher.rs").read_text()
-    probe_src = (ROOT / "src" / "probe.rs").read_text()
+    watcher_service = rust_const("src/telemetry/metrics.rs", "WATCHER")
+    delivery_failures = rust_const("src/telemetry/metrics.rs", "DELIVERY_FAILURES")
+    watcher_src = (ROOT / "src" / "watcher" / "failure.rs").read_text()
+    probe_src = (ROOT / "src" / "probe" / "mod.rs").read_text()
     for alarm, finding, probe_metric, log_filter in [
         ("SpendingLimitReachedAlarm", "SpendingLimitReached", "ProbeSpendingLimitReached",
          "ProbeSpendingLimitReachedFilter"),
@@ -477,12 +557,12 @@ def test_spending_limit_and_sandbox_alarms_count_the_watcher_and_the_probe():
 
 
 def test_failure_rate_alarm_divides_the_functions_failures_by_its_events():
-    sender = rust_const("src/metrics.rs", "SENDER")
+    sender = rust_const("src/telemetry/metrics.rs", "SENDER")
     m = alarm_metrics("FailureRateAlarm")
     namespace = {"Ref": "MetricsNamespace"}
     assert m == {
-        "sent": (namespace, rust_const("src/metrics.rs", "SENT"), {"Service": sender}, "Sum"),
-        "failed": (namespace, rust_const("src/metrics.rs", "FAILURES"), {"Service": sender}, "Sum"),
+        "sent": (namespace, rust_const("src/telemetry/metrics.rs", "SENT"), {"Service": sender}, "Sum"),
+        "failed": (namespace, rust_const("src/telemetry/metrics.rs", "FAILURES"), {"Service": sender}, "Sum"),
     }
     expr = alarm_expression("FailureRateAlarm")
     assert "100 * FILL(failed, 0) / (FILL(sent, 0) + FILL(failed, 0))" in expr
@@ -508,7 +588,7 @@ def allowed_value(param: str, value: str) -> bool:
 
 
 def test_metrics_parameters_accept_what_the_function_accepts():
-    # The same cases as src/metrics.rs's settings test.
+    # The same cases as src/telemetry/metrics.rs's settings test.
     for good in ["CognitoSmsSender", "MyApp/Sms", "a", "Prod SMS #1", "x:y_z-1.2", "n" * 255]:
         assert allowed("METRICS_NAMESPACE", good), good
     for bad in ["AWS/SNS", "", " ", "emoji😀", "semi;colon", "n" * 256]:
