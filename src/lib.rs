@@ -17,6 +17,9 @@
 //! - [`decrypt`], [`publish`], [`probe`], [`ledger`]: the ports. Decrypting the code (Encryption SDK),
 //!   sending the SMS (SNS, or the local outbox), asking about the account (sandbox, spend), remembering what
 //!   was sent (DynamoDB). Each imports [`aws`] and the plain modules, never [`sender`].
+//! - [`gate`]: the abuse gate against SMS pumping. The policy (countries, kinds of number, velocity limits,
+//!   budget; enforce or monitor) and its live source (AppConfig), the stateless screen, and the counters port
+//!   with its DynamoDB adapter. Imports [`destination`], [`aws`]-free plain code and [`telemetry`].
 //! - [`aws`]: what every AWS adapter shares: the SDK configuration and its HTTPS client, the one classifier
 //!   of SDK errors, the warm-up [`aws::Check`].
 //! - [`sender`]: the custom SMS sender. The pipeline, its outcomes and log line, retries within the
@@ -37,6 +40,7 @@ pub mod config;
 pub mod decrypt;
 pub mod destination;
 pub mod dev;
+pub mod gate;
 pub mod ledger;
 pub mod message;
 pub mod probe;

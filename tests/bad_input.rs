@@ -11,6 +11,7 @@ use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
 use cognito_sms_sender::destination::phone::PhoneNumber;
 use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::gate::dynamodb::DynamoCounters;
 use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
 use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::probe::sns::SnsProbe;
@@ -41,7 +42,7 @@ impl Publisher for Recorder {
 }
 
 struct Fixture {
-    sender: Sender<EsdkDecrypter, Recorder, Option<SnsProbe>, Option<DynamoLedger>>,
+    sender: Sender<EsdkDecrypter, Recorder, Option<SnsProbe>, Option<DynamoLedger>, Option<DynamoCounters>>,
     good_code: String,
     other_key_code: String,
     other_pool_code: String,
@@ -61,6 +62,7 @@ async fn fixture() -> Fixture {
         sender: Sender::new(
             EsdkDecrypter::new(keyring).await.unwrap(),
             Recorder::default(),
+            None,
             None,
             None,
             common::dev_settings(&[]),

@@ -16,6 +16,7 @@ use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
 use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
 use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::gate::dynamodb::DynamoCounters;
 use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
 use cognito_sms_sender::ledger::Ledger;
 use cognito_sms_sender::message::event::TriggerSource;
@@ -38,8 +39,8 @@ fn sender<D: Decrypter, P: Publisher, L: Ledger>(
     decrypter: D,
     publisher: P,
     ledger: L,
-) -> Sender<D, P, Option<SnsProbe>, L> {
-    Sender::new(decrypter, publisher, None, ledger, common::dev_settings(&[]))
+) -> Sender<D, P, Option<SnsProbe>, L, Option<DynamoCounters>> {
+    Sender::new(decrypter, publisher, None, ledger, None, common::dev_settings(&[]))
 }
 
 struct FixedCode;

@@ -13,6 +13,7 @@ use cognito_sms_sender::config::{CallerRole, Config};
 use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
 use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::gate::dynamodb::DynamoCounters;
 use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
 use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::probe::sns::SnsProbe;
@@ -93,6 +94,7 @@ async fn seoul_pools_send_from_tokyo_with_one_client_reused() {
         SnsPublisher::new(clients.clone()),
         None::<SnsProbe>,
         None::<DynamoLedger>,
+        None::<DynamoCounters>,
         Settings::from_config(&config(&key, &[]), "us-east-1"),
     );
     let pool = "ap-northeast-2_Seoul1";

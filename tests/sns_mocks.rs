@@ -16,6 +16,7 @@ use aws_sdk_sns::types::{SmsSandboxPhoneNumber, SmsSandboxPhoneNumberVerificatio
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
 use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::gate::dynamodb::DynamoCounters;
 use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
 use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::probe::sns::SnsProbe;
@@ -48,7 +49,10 @@ fn clients(sns: &[&Rule], cw: &[&Rule]) -> Arc<RegionalClients> {
     Arc::new(RegionalClients::from_factory(Box::new(move |_| (sns.clone(), cw.clone()))))
 }
 
-fn sender<P: Publisher, Q: Probe>(publisher: P, probe: Q) -> Sender<FixedCode, P, Q, Option<DynamoLedger>> {
+fn sender<P: Publisher, Q: Probe>(
+    publisher: P,
+    probe: Q,
+) -> Sender<FixedCode, P, Q, Option<DynamoLedger>, Option<DynamoCounters>> {
     sender_with(publisher, probe, &[])
 }
 
@@ -56,8 +60,8 @@ fn sender_with<P: Publisher, Q: Probe>(
     publisher: P,
     probe: Q,
     settings: &[(&str, &str)],
-) -> Sender<FixedCode, P, Q, Option<DynamoLedger>> {
-    Sender::new(FixedCode, publisher, probe, None, common::dev_settings(settings))
+) -> Sender<FixedCode, P, Q, Option<DynamoLedger>, Option<DynamoCounters>> {
+    Sender::new(FixedCode, publisher, probe, None, None, common::dev_settings(settings))
 }
 
 fn event() -> Value {
@@ -92,7 +96,7 @@ fn a(k: &str, t: &str, v: &str) -> (String, String, String) {
 
 #[tokio::test]
 async fn publish_carries_the_configured_attributes_as_each_country_allows() {
-    const UK: &str = "+447700900123";
+    const UK: &str = "+447400123456";
     let uk = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
             r.phone_number() == Some(UK)

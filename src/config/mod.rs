@@ -10,6 +10,8 @@ use crate::destination::attributes::{
 };
 use crate::destination::region::{is_region_name, is_user_pool_id};
 use crate::destination::routing::Routes;
+use crate::gate::policy::{self, Mode, Policy, Rule};
+use crate::gate::source::AppConfigSource;
 use crate::message::catalogue::Catalogue;
 use crate::toml_file::ENV_ORIGIN;
 pub use env::Env;
@@ -48,9 +50,9 @@ pub struct ProbeSettings {
     pub cache_for: Duration,
 }
 
-/// The DynamoDB table that makes sending exactly-once.
+/// The DynamoDB state table: the ledger that makes sending exactly-once, and the abuse gate's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyTable {
+pub struct StateTable {
     pub name: String,
     /// How long a record is kept (the table's TTL attribute `expires_at`).
     pub ttl: Duration,
@@ -72,8 +74,13 @@ pub struct Config {
     pub probe: ProbeSettings,
     /// `ALLOWED_USER_POOL_IDS`: when set, events from other pools are refused before any KMS call.
     pub allowed_pools: Option<Vec<String>>,
-    /// `IDEMPOTENCY_TABLE` and `IDEMPOTENCY_TTL_SECONDS`: when set, each message is recorded before it is sent.
-    pub idempotency: Option<IdempotencyTable>,
+    /// `STATE_TABLE` (or its old name `IDEMPOTENCY_TABLE`) and `IDEMPOTENCY_TTL_SECONDS`: when set, each
+    /// message is recorded before it is sent, and the gate's velocity limits and budget are counted there.
+    pub state_table: Option<StateTable>,
+    /// The abuse gate's policy from the environment and `SMS_POLICY_FILE`.
+    pub policy: Policy,
+    /// `SMS_POLICY_APPCONFIG`: the AppConfig profile laid over [`Config::policy`] while the function runs.
+    pub policy_appconfig: Option<AppConfigSource>,
     /// `LOCAL_OUTBOX`: write messages to this file (`-` for stdout) instead of calling SNS. Local runs only.
     pub local_outbox: Option<String>,
     /// `WARM_UP` (default on): open the KMS, SNS and DynamoDB connections at init ([`crate::sender::warmup`]).
@@ -148,7 +155,9 @@ impl Config {
                 cache_for: env.seconds("SMS_PROBE_CACHE_SECONDS", 300, 10..=86_400)?,
             },
             allowed_pools: env.parsed("ALLOWED_USER_POOL_IDS", pool_ids)?,
-            idempotency: idempotency(env)?,
+            state_table: state_table(env)?,
+            policy: gate_policy(env)?,
+            policy_appconfig: policy_appconfig(env)?,
             local_outbox,
             warm_up: env.on_off("WARM_UP", true)?,
         })
@@ -237,15 +246,77 @@ fn pool_ids(v: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// `IDEMPOTENCY_TABLE` and `IDEMPOTENCY_TTL_SECONDS`.
-fn idempotency(env: &Env) -> Result<Option<IdempotencyTable>, ConfigError> {
+/// `STATE_TABLE` (or `IDEMPOTENCY_TABLE`) and `IDEMPOTENCY_TTL_SECONDS`.
+fn state_table(env: &Env) -> Result<Option<StateTable>, ConfigError> {
     let ttl = env.seconds("IDEMPOTENCY_TTL_SECONDS", 86_400, 300..=31_536_000)?;
-    env.parsed("IDEMPOTENCY_TABLE", |name| {
+    let variable = match (env.get("STATE_TABLE"), env.get("IDEMPOTENCY_TABLE")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new("IDEMPOTENCY_TABLE", "is the old name of STATE_TABLE; set only STATE_TABLE"))
+        }
+        (None, Some(_)) => "IDEMPOTENCY_TABLE",
+        _ => "STATE_TABLE",
+    };
+    env.parsed(variable, |name| {
         let ok =
             (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        ok.then(|| IdempotencyTable { name: name.to_owned(), ttl })
+        ok.then(|| StateTable { name: name.to_owned(), ttl })
             .ok_or_else(|| "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')".to_owned())
     })
+}
+
+/// The velocity limits' variables, by rule.
+const LIMIT_VARIABLES: [(&str, Rule); 5] = [
+    ("SMS_LIMIT_PER_NUMBER", Rule::PerNumber),
+    ("SMS_LIMIT_PER_USER", Rule::PerUser),
+    ("SMS_LIMIT_PER_PREFIX", Rule::PerPrefix),
+    ("SMS_LIMIT_PER_COUNTRY", Rule::PerCountry),
+    ("SMS_LIMIT_TOTAL", Rule::Total),
+];
+
+/// The abuse gate's policy: the `SMS_…` policy variables, then `SMS_POLICY_FILE` laid over them.
+fn gate_policy(env: &Env) -> Result<Policy, ConfigError> {
+    let list = |v: &str| v.split(',').map(|c| c.trim().to_owned()).collect::<Vec<_>>();
+    let mut p = Policy {
+        mode: env.parsed("SMS_POLICY_MODE", Mode::parse)?.unwrap_or(Mode::Enforce),
+        fail_open: env.on_off("SMS_POLICY_FAIL_OPEN", true)?,
+        allowed_countries: env.parsed("SMS_ALLOWED_COUNTRIES", |v| policy::countries(&list(v)))?,
+        blocked_countries: env.parsed("SMS_BLOCKED_COUNTRIES", |v| policy::countries(&list(v)))?.unwrap_or_default(),
+        ..Policy::default()
+    };
+    if let Some(kinds) = env.parsed("SMS_BLOCKED_NUMBER_TYPES", |v| policy::kinds(&list(v)))? {
+        p.blocked_kinds = kinds;
+    }
+    for (variable, rule) in LIMIT_VARIABLES {
+        // `off` turns a limit off (the per-number limit is on by default).
+        if let Some(limits) =
+            env.parsed(variable, |v| if v == "off" { Ok(Vec::new()) } else { policy::parse_limits(v) })?
+        {
+            p.limits.insert(rule, limits);
+        }
+    }
+    p.budget = env.parsed("SMS_BUDGET_USD", policy::parse_budget_limits)?.unwrap_or_default();
+    p.prefix_digits = env
+        .parsed("SMS_PREFIX_DIGITS", |v| {
+            v.parse().ok().filter(|n| (1..=10).contains(n)).ok_or("must be a whole number from 1 to 10".to_owned())
+        })?
+        .unwrap_or(policy::DEFAULT_PREFIX_DIGITS);
+    p.check().map_err(|(key, reason)| ConfigError::new(&key.to_ascii_uppercase(), reason))?;
+    match env.get("SMS_POLICY_FILE") {
+        None => Ok(p),
+        Some(path) => crate::toml_file::read(&path, "SMS_POLICY_FILE")
+            .and_then(|text| p.with_toml(&text, &path))
+            .map_err(|e| ConfigError::new("SMS_POLICY_FILE", e.to_string())),
+    }
+}
+
+/// `SMS_POLICY_APPCONFIG`, with the extension's port (`AWS_APPCONFIG_EXTENSION_HTTP_PORT`, 2772 by default).
+fn policy_appconfig(env: &Env) -> Result<Option<AppConfigSource>, ConfigError> {
+    let port = env
+        .parsed("AWS_APPCONFIG_EXTENSION_HTTP_PORT", |v| {
+            v.parse::<u16>().map_err(|_| "must be a port number".to_owned())
+        })?
+        .unwrap_or(2772);
+    env.parsed("SMS_POLICY_APPCONFIG", |v| AppConfigSource::parse(v, port))
 }
 
 /// A full KMS key ARN. The strict keyring compares it with the ARN stored in each message, so aliases and bare
@@ -285,7 +356,7 @@ mod tests {
         assert_eq!(c.sms.sms_type, SmsType::Transactional);
         assert_eq!(c.sns_region, None);
         assert!(c.caller_role.is_none() && c.local_outbox.is_none() && c.allowed_pools.is_none());
-        assert!(c.probe.enabled && c.idempotency.is_none());
+        assert!(c.probe.enabled && c.state_table.is_none());
         assert_eq!(c.probe.cache_for, Duration::from_secs(300));
     }
 

@@ -82,6 +82,111 @@ pub fn parse_country(code: &str) -> Option<Country> {
     phonenumber::metadata::DATABASE.by_id(id.as_ref()).is_some().then_some(id)
 }
 
+/// What the phone number metadata says a number is: its kind, and whether it is valid for its country.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberFacts {
+    /// `None` when the number does not parse against the metadata at all.
+    pub kind: Option<NumberKind>,
+    /// Whether the number matches a numbering plan of its country.
+    pub valid: bool,
+}
+
+/// The kinds of number the metadata tells apart that matter for sending SMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumberKind {
+    Mobile,
+    FixedLine,
+    /// Fixed line or mobile: the metadata cannot tell (the US, Canada…).
+    FixedLineOrMobile,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    PersonalNumber,
+    Voip,
+    Pager,
+    Uan,
+    Voicemail,
+    /// Anything else the metadata knows (short codes, emergency, carrier-specific) or cannot classify.
+    Other,
+}
+
+impl NumberKind {
+    /// Every kind, in the order of [`NumberKind::as_str`]'s names.
+    pub const ALL: [NumberKind; 12] = [
+        NumberKind::Mobile,
+        NumberKind::FixedLine,
+        NumberKind::FixedLineOrMobile,
+        NumberKind::TollFree,
+        NumberKind::PremiumRate,
+        NumberKind::SharedCost,
+        NumberKind::PersonalNumber,
+        NumberKind::Voip,
+        NumberKind::Pager,
+        NumberKind::Uan,
+        NumberKind::Voicemail,
+        NumberKind::Other,
+    ];
+
+    /// The name used in settings and log lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::Mobile => "mobile",
+            NumberKind::FixedLine => "fixed_line",
+            NumberKind::FixedLineOrMobile => "fixed_line_or_mobile",
+            NumberKind::TollFree => "toll_free",
+            NumberKind::PremiumRate => "premium_rate",
+            NumberKind::SharedCost => "shared_cost",
+            NumberKind::PersonalNumber => "personal_number",
+            NumberKind::Voip => "voip",
+            NumberKind::Pager => "pager",
+            NumberKind::Uan => "uan",
+            NumberKind::Voicemail => "voicemail",
+            NumberKind::Other => "other",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn parse(name: &str) -> Option<NumberKind> {
+        NumberKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    fn of(t: phonenumber::Type) -> NumberKind {
+        use phonenumber::Type;
+        match t {
+            Type::Mobile => NumberKind::Mobile,
+            Type::FixedLine => NumberKind::FixedLine,
+            Type::FixedLineOrMobile => NumberKind::FixedLineOrMobile,
+            Type::TollFree => NumberKind::TollFree,
+            Type::PremiumRate => NumberKind::PremiumRate,
+            Type::SharedCost => NumberKind::SharedCost,
+            Type::PersonalNumber => NumberKind::PersonalNumber,
+            Type::Voip => NumberKind::Voip,
+            Type::Pager => NumberKind::Pager,
+            Type::Uan => NumberKind::Uan,
+            Type::Voicemail => NumberKind::Voicemail,
+            _ => NumberKind::Other,
+        }
+    }
+}
+
+/// The kind and validity of an E.164 number, from the phone number metadata.
+pub fn facts_of(e164: &str) -> NumberFacts {
+    match phonenumber::parse(None, e164) {
+        Ok(n) => NumberFacts {
+            kind: Some(NumberKind::of(n.number_type(&phonenumber::metadata::DATABASE))),
+            valid: n.is_valid(),
+        },
+        Err(_) => NumberFacts { kind: None, valid: false },
+    }
+}
+
+/// The number's prefix: `+`, the country calling code and the first `digits` digits of the national number
+/// (all of it when shorter). Numbers in one prefix share a range, which is what SMS pumping attacks walk.
+pub fn prefix_of(e164: &str, digits: usize) -> String {
+    let code_len = phonenumber::parse(None, e164).map(|n| n.code().value().to_string().len()).unwrap_or(1);
+    e164.chars().take(1 + code_len + digits).collect()
+}
+
 /// Decodes the phone number metadata, which takes a noticeable part of a cold start (bench/README.md): called
 /// off the event path at init when routing needs countries, so the first message does not wait for it.
 pub fn preload_metadata() {
@@ -153,6 +258,27 @@ mod tests {
         assert_eq!(parse_country("gb").map(|c| c.as_ref().to_owned()).as_deref(), Some("GB"));
         assert_eq!(parse_country("XX"), None);
         assert_eq!(parse_country("USA"), None);
+    }
+
+    #[test]
+    fn kinds_and_prefixes_come_from_the_metadata() {
+        let kind = |n: &str| facts_of(n).kind;
+        assert_eq!(kind("+447400123456"), Some(NumberKind::Mobile));
+        assert_eq!(kind("+12065550100"), Some(NumberKind::FixedLineOrMobile));
+        assert_eq!(kind("+448001234567"), Some(NumberKind::TollFree));
+        assert_eq!(kind("+449098790000"), Some(NumberKind::PremiumRate));
+        assert_eq!(kind("+18005550100"), Some(NumberKind::TollFree));
+        assert!(facts_of("+447400123456").valid && facts_of("+12065550100").valid);
+        // Ofcom's range for drama: no person has such a number.
+        assert!(!facts_of("+447700900123").valid);
+        assert!(!facts_of("+4470").valid);
+        assert_eq!(facts_of("not a number"), NumberFacts { kind: None, valid: false });
+        assert_eq!(prefix_of("+447700900123", 5), "+4477009");
+        assert_eq!(prefix_of("+12065550100", 5), "+120655");
+        assert_eq!(prefix_of("+3531234", 10), "+3531234");
+        for k in NumberKind::ALL {
+            assert_eq!(NumberKind::parse(k.as_str()), Some(k));
+        }
     }
 
     #[test]

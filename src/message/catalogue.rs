@@ -351,10 +351,16 @@ fn check_complete(default: &Locale, p: &TemplateParser) -> Result<(), FileError>
 }
 
 /// Refuses a template that could take more than `max` parts with the assumed code, password and name.
+/// How `t` measures with the assumed code (or password) and `username` filled in: what a message of `source`
+/// is expected to take before its code is known.
+pub fn estimate(t: &Template, source: &TriggerSource, username: &str) -> crate::message::sms_parts::SmsInfo {
+    let password = *source == TriggerSource::AdminCreateUser;
+    analyse(&t.render(if password { ASSUMED_PASSWORD } else { ASSUMED_CODE }, username))
+}
+
 fn check_parts(t: &Template, source: &TriggerSource, max: usize) -> Result<(), String> {
     let password = *source == TriggerSource::AdminCreateUser;
-    let filled = t.render(if password { ASSUMED_PASSWORD } else { ASSUMED_CODE }, ASSUMED_USERNAME);
-    let info = analyse(&filled);
+    let info = estimate(t, source, ASSUMED_USERNAME);
     if info.parts <= max {
         return Ok(());
     }

@@ -3,6 +3,8 @@
 
 use super::outcome::{Outcome, SendError};
 use super::Delivered;
+use crate::destination::phone::Country;
+use crate::gate::policy::Rule;
 use crate::probe::Finding;
 
 /// Context gathered while handling an event, for its one outcome line.
@@ -16,6 +18,22 @@ pub(super) struct Trace {
     pub route: Option<String>,
     pub sms_parts: Option<usize>,
     pub encoding: Option<&'static str>,
+    /// The destination's country, when known.
+    pub country: Option<Country>,
+    /// Rules in monitor mode that would have refused the message.
+    pub would_block: Vec<Rule>,
+}
+
+impl Trace {
+    /// `would_block` as one comma-separated field, when there is any.
+    fn country(&self) -> Option<&str> {
+        self.country.as_ref().map(|c| c.as_ref())
+    }
+
+    fn would_block(&self) -> Option<String> {
+        (!self.would_block.is_empty())
+            .then(|| self.would_block.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
+    }
 }
 
 /// The one line every event ends with.
@@ -44,7 +62,22 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             route = t.route.as_deref(),
             sms_parts = t.sms_parts,
             encoding = t.encoding,
+            country = t.country(),
+            would_block = t.would_block(),
             "SMS handed to SNS"
+        ),
+        Err(SendError::Blocked { rule, reason }) => tracing::warn!(
+            outcome = Outcome::Blocked.as_str(),
+            rule = rule.as_str(),
+            reason = reason.as_str(),
+            retry = false,
+            trigger_source = ts,
+            user_pool_id = pool,
+            phone = phone,
+            country = t.country(),
+            sns_region = region,
+            would_block = t.would_block(),
+            "SMS not sent: refused by the abuse gate"
         ),
         Err(e) if e.is_bad_input() => tracing::warn!(
             outcome = e.outcome().as_str(),

@@ -10,17 +10,21 @@ pub mod retry;
 pub mod warmup;
 pub mod wiring;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::decrypt::{DecryptError, Decrypter};
-use crate::destination::phone::PhoneNumber;
+use crate::destination::phone::{country_of, Country, PhoneNumber};
 use crate::destination::region::{is_region_name, pool_region, sns_region};
 use crate::destination::routing::{Route, Routes};
+use crate::gate::policy::{Mode, Policy};
+use crate::gate::source::{AppConfigSource, PolicySource};
+use crate::gate::{self, Counted, Counters, Subject};
 use crate::ledger::{message_key, Claim, Ledger, LedgerError};
-use crate::message::catalogue::Catalogue;
+use crate::message::catalogue::{self, Catalogue};
 use crate::message::event::{truncate, CustomSmsSenderEvent, TriggerSource};
 use crate::message::sms_parts;
 use crate::message::template::{sign_in_name, unescape_password, Template};
@@ -50,6 +54,10 @@ pub struct Settings {
     pub allowed_pools: Option<Vec<String>>,
     /// The function's own Region (`AWS_REGION`), used when neither the event nor the pool id names one.
     pub home_region: String,
+    /// The abuse gate's policy at init.
+    pub policy: Policy,
+    /// The AppConfig profile the policy follows while the function runs.
+    pub policy_appconfig: Option<AppConfigSource>,
 }
 
 impl Settings {
@@ -61,6 +69,8 @@ impl Settings {
             sns_region: config.sns_region.clone(),
             allowed_pools: config.allowed_pools.clone(),
             home_region: home_region.into(),
+            policy: config.policy.clone(),
+            policy_appconfig: config.policy_appconfig.clone(),
         }
     }
 
@@ -78,13 +88,16 @@ impl Settings {
 }
 
 /// The function: its ports (decrypting the code, publishing the SMS, probing the account, recording what was
-/// sent) and its settings.
-pub struct Sender<Decrypting, Publishing, Probing, Recording> {
+/// sent, counting against the abuse gate's limits) and its settings.
+pub struct Sender<Decrypting, Publishing, Probing, Recording, Counting> {
     pub decrypter: Decrypting,
     pub publisher: Publishing,
     pub probe: Probing,
     pub ledger: Recording,
+    pub counters: Counting,
     pub settings: Settings,
+    /// The abuse gate's policy in force.
+    policy: PolicySource,
 }
 
 /// How a handled event ended well.
@@ -106,23 +119,31 @@ struct Job<'a> {
     route: &'a Route,
     ciphertext: Option<&'a str>,
     username: &'a str,
+    /// The user's `userName`, for the per-user limit.
+    user: &'a str,
+    country: Option<Country>,
+    policy: Arc<Policy>,
 }
 
-impl<Decrypting, Publishing, Probing, Recording> Sender<Decrypting, Publishing, Probing, Recording> {
+impl<Decrypting, Publishing, Probing, Recording, Counting>
+    Sender<Decrypting, Publishing, Probing, Recording, Counting>
+{
     /// The function with these ports and settings.
     pub fn new(
         decrypter: Decrypting,
         publisher: Publishing,
         probe: Probing,
         ledger: Recording,
+        counters: Counting,
         settings: Settings,
     ) -> Self {
-        Sender { decrypter, publisher, probe, ledger, settings }
+        let policy = PolicySource::new(settings.policy.clone(), settings.policy_appconfig.clone());
+        Sender { decrypter, publisher, probe, ledger, counters, settings, policy }
     }
 }
 
-impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Ledger>
-    Sender<Decrypting, Publishing, Probing, Recording>
+impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Ledger, Counting: Counters>
+    Sender<Decrypting, Publishing, Probing, Recording, Counting>
 {
     /// [`Sender::handle_until`] with [`DEFAULT_BUDGET`].
     pub async fn handle(&self, payload: &Value) -> Result<Value, SendError> {
@@ -156,14 +177,14 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
     /// Checks the event, claims its message, sends it and records what happened.
     async fn send(&self, payload: &Value, deadline: Deadline, trace: &mut Trace) -> Result<Delivered, SendError> {
         let event = CustomSmsSenderEvent::from_json(payload)?;
-        let job = self.check(&event, trace)?;
+        let job = self.check(&event, trace).await?;
         let key = message_key(job.ciphertext, payload);
         match self.claim(&key, deadline).await? {
             Claim::Acquired => {}
             Claim::AlreadySent { message_id } => return Ok(Delivered::Duplicate { message_id }),
             Claim::InProgress => return Err(SendError::InProgressElsewhere),
         }
-        let sent = self.deliver(&job, deadline, trace).await;
+        let sent = self.deliver(&job, &key, deadline, trace).await;
         let recorded = match &sent {
             Ok(message_id) => self.ledger.complete(&key, message_id).await,
             // Sending failed: a later delivery must be free to try again.
@@ -175,8 +196,9 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         Ok(Delivered::Sent { message_id: sent? })
     }
 
-    /// Everything that can be checked before any call: the event's shape, the pool, the number, the message.
-    fn check<'a>(&'a self, event: &'a CustomSmsSenderEvent, trace: &mut Trace) -> Result<Job<'a>, SendError> {
+    /// Everything that can be checked before any call: the event's shape, the pool, the number, the message,
+    /// and the gate's rules that need no state.
+    async fn check<'a>(&'a self, event: &'a CustomSmsSenderEvent, trace: &mut Trace) -> Result<Job<'a>, SendError> {
         // Both come from the event: shortened so a hostile value cannot blow up the log line.
         trace.trigger_source = event.trigger_source.as_ref().map(|t| truncate(&t.to_string(), 64));
         trace.user_pool_id = event.user_pool_id.as_deref().map(|p| truncate(p, 64));
@@ -201,7 +223,14 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             false => None,
         };
         let username = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
-        Ok(Job { source, pool, phone, region, template, route, ciphertext, username })
+        let country = country_of(phone.as_e164());
+        trace.country = country;
+        let policy = self.policy.current().await;
+        if let Some(block) = gate::screen(&policy, &phone, country) {
+            stop_or_note(block, trace)?;
+        }
+        let user = event.user_name.as_deref().unwrap_or("");
+        Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, policy })
     }
 
     /// Claims the message in the ledger, leasing it until the deadline (plus a second to write the outcome).
@@ -212,12 +241,76 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         Ok(with_retries("idempotency", deadline, claim, LedgerError::is_transient, LedgerError::timeout).await?)
     }
 
-    /// Decrypts, fills the template and publishes, retrying what is transient within the deadline.
-    async fn deliver(&self, job: &Job<'_>, deadline: Deadline, trace: &mut Trace) -> Result<String, SendError> {
-        let code = match job.ciphertext {
-            Some(ciphertext) => Some(self.decrypt(ciphertext, job, deadline).await?),
-            None => None,
+    /// Counts the message against the gate's limits beside the decrypt, fills the template and publishes,
+    /// retrying what is transient within the deadline. A message not sent gives its counts back.
+    async fn deliver(
+        &self,
+        job: &Job<'_>,
+        key: &str,
+        deadline: Deadline,
+        trace: &mut Trace,
+    ) -> Result<String, SendError> {
+        let decrypt = async {
+            match job.ciphertext {
+                Some(ciphertext) => self.decrypt(ciphertext, job, deadline).await.map(Some),
+                None => Ok(None),
+            }
         };
+        let (code, counted) = tokio::join!(decrypt, self.count(job, key));
+        let counted = self.admit(job, counted, trace)?;
+        let sent = self.fill_and_publish(job, code, deadline, trace).await;
+        if sent.is_err() {
+            if let Err(e) = self.counters.give_back(key, &counted).await {
+                tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the gate's counts could not be given back");
+            }
+        }
+        sent
+    }
+
+    /// Adds the message to the gate's counters.
+    async fn count(&self, job: &Job<'_>, key: &str) -> Result<Counted, gate::CounterError> {
+        let parts = catalogue::estimate(job.template, job.source, job.username).parts;
+        let subject = Subject { pool: job.pool, user: job.user, phone: &job.phone, country: job.country, parts };
+        let plan = gate::plan(&job.policy, &subject, SystemTime::now());
+        self.counters.count(key, &plan).await
+    }
+
+    /// What counting means for the message: refused by an enforced limit, sent with the monitored ones noted,
+    /// or, with the counters out of reach, sent or held as the policy says.
+    fn admit(
+        &self,
+        job: &Job<'_>,
+        counted: Result<Counted, gate::CounterError>,
+        trace: &mut Trace,
+    ) -> Result<Counted, SendError> {
+        let counted = match counted {
+            Ok(counted) => counted,
+            Err(e) if job.policy.fail_open => {
+                tracing::warn!(outcome = "gate_unavailable", reason = %e, phone = trace.phone.as_deref(), "the abuse gate's counters could not be used; sending anyway (fail_open)");
+                metrics::record_gate_unavailable();
+                return Ok(Counted::default());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(rule) = counted.refused {
+            let reason = format!("the {} limit of the SMS policy is reached for this message", rule.as_str());
+            stop_or_note(gate::Block { rule, mode: Mode::Enforce, reason }, trace)?;
+        }
+        for rule in &counted.over {
+            stop_or_note(gate::Block { rule: *rule, mode: Mode::Monitor, reason: String::new() }, trace)?;
+        }
+        Ok(counted)
+    }
+
+    /// Fills the template with the code and publishes.
+    async fn fill_and_publish(
+        &self,
+        job: &Job<'_>,
+        code: Result<Option<zeroize::Zeroizing<String>>, SendError>,
+        deadline: Deadline,
+        trace: &mut Trace,
+    ) -> Result<String, SendError> {
+        let code = code?;
         let body = job.template.render(code.as_deref().map_or("", |c| c.as_str()), job.username);
         drop(code);
         // Parts and encoding only: the length in units would tell how long a password is.
@@ -293,4 +386,16 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         );
         WarmUpReport { kms, sns, idempotency, sns_region, elapsed: started.elapsed() }
     }
+}
+
+/// An enforced block ends the event; a monitored one is noted for the outcome line. Both are counted.
+fn stop_or_note(block: gate::Block, trace: &mut Trace) -> Result<(), SendError> {
+    let country = trace.country.as_ref().map(|c| c.as_ref());
+    let monitor = block.mode == Mode::Monitor;
+    metrics::record_blocked(block.rule.as_str(), country, monitor);
+    if monitor {
+        trace.would_block.push(block.rule);
+        return Ok(());
+    }
+    Err(SendError::Blocked { rule: block.rule, reason: block.reason })
 }

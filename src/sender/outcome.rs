@@ -2,6 +2,8 @@
 
 use crate::decrypt::DecryptError;
 use crate::destination::phone::PhoneError;
+use crate::gate::policy::Rule;
+use crate::gate::CounterError;
 use crate::ledger::LedgerError;
 use crate::message::event::EventError;
 use crate::publish::PublishError;
@@ -63,6 +65,10 @@ outcomes! {
     SnsRejected => "sns_rejected",
     DuplicateInProgress => "duplicate_in_progress",
     IdempotencyUnavailable => "idempotency_unavailable",
+    /// The abuse gate refused the message (`rule` says which rule).
+    Blocked => "blocked",
+    /// The abuse gate's counters could not be used and the policy fails closed.
+    GateUnavailable => "gate_unavailable",
 }
 
 /// Lets an outcome be compared with its name, as read back from a log line or a response.
@@ -97,6 +103,10 @@ pub enum SendError {
     InProgressElsewhere,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("{reason}")]
+    Blocked { rule: Rule, reason: String },
+    #[error(transparent)]
+    GateUnavailable(#[from] CounterError),
 }
 
 impl SendError {
@@ -116,6 +126,8 @@ impl SendError {
             SendError::Publish(e) => publish_outcome(e),
             SendError::InProgressElsewhere => Outcome::DuplicateInProgress,
             SendError::Ledger(_) => Outcome::IdempotencyUnavailable,
+            SendError::Blocked { .. } => Outcome::Blocked,
+            SendError::GateUnavailable(_) => Outcome::GateUnavailable,
         }
     }
 
@@ -125,7 +137,7 @@ impl SendError {
         match self {
             SendError::Decrypt(e) => e.is_transient(),
             SendError::Publish(e) => e.is_transient(),
-            SendError::InProgressElsewhere | SendError::Ledger(_) => true,
+            SendError::InProgressElsewhere | SendError::Ledger(_) | SendError::GateUnavailable(_) => true,
             _ => false,
         }
     }
@@ -208,6 +220,8 @@ mod tests {
             SendError::Publish(PublishError::Rejected("x".into())),
             SendError::InProgressElsewhere,
             SendError::Ledger(LedgerError("x".into())),
+            SendError::Blocked { rule: Rule::PerNumber, reason: "x".into() },
+            SendError::GateUnavailable(CounterError("x".into())),
         ];
         let outcomes: std::collections::HashSet<_> = all.iter().map(|e| e.outcome()).collect();
         assert_eq!(outcomes.len(), all.len());
@@ -223,7 +237,8 @@ mod tests {
                 "sns_service_error",
                 "sns_unreachable",
                 "duplicate_in_progress",
-                "idempotency_unavailable"
+                "idempotency_unavailable",
+                "gate_unavailable"
             ]
         );
     }

@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError, KeySource};
 use crate::decrypt::esdk::{self, CryptoInitError, EsdkDecrypter};
 use crate::destination::phone::preload_metadata;
 use crate::destination::region::sns_region;
+use crate::gate::dynamodb::DynamoCounters;
 use crate::ledger::dynamodb::DynamoLedger;
 use crate::probe::sns::SnsProbe;
 use crate::publish::outbox::Outbox;
@@ -16,7 +17,7 @@ use crate::publish::sns::{RegionalClients, SnsPublisher};
 use crate::publish::Transport;
 
 /// The function as deployed (or run locally).
-pub type App = Sender<EsdkDecrypter, Transport, Option<SnsProbe>, Option<DynamoLedger>>;
+pub type App = Sender<EsdkDecrypter, Transport, Option<SnsProbe>, Option<DynamoLedger>, Option<DynamoCounters>>;
 
 /// Why the function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,9 @@ pub enum InitError {
 
 /// Builds the keyring, clients, publisher, probe and ledger once.
 pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
-    if config.routes.needs_country() {
-        // Decoding the phone number metadata is slow enough to show on a first message: done beside init.
-        tokio::task::spawn_blocking(preload_metadata);
-    }
+    // Decoding the phone number metadata (every message's country) is slow enough to show on a first
+    // message: done beside init.
+    tokio::task::spawn_blocking(preload_metadata);
     let decrypter = decrypter(config, sdk).await?;
     let home_region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_owned());
     let clients = Arc::new(RegionalClients::new(sdk, config.caller_role.as_ref()).await);
@@ -49,14 +49,13 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     };
     let probe =
         (config.probe.enabled && config.local_outbox.is_none()).then(|| SnsProbe::new(clients, config.probe.cache_for));
-    let ledger = config
-        .idempotency
-        .as_ref()
-        .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), &table.name, table.ttl));
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let ledger = config.state_table.as_ref().map(|table| DynamoLedger::new(dynamodb.clone(), &table.name, table.ttl));
+    let counters = config.state_table.as_ref().map(|table| DynamoCounters::new(dynamodb, &table.name));
     for warning in config.routes.warnings() {
         tracing::warn!(check = "routing", reason = %warning, "check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
     }
-    Ok(Sender::new(decrypter, publisher, probe, ledger, Settings::from_config(config, home_region)))
+    Ok(Sender::new(decrypter, publisher, probe, ledger, counters, Settings::from_config(config, home_region)))
 }
 
 /// The decrypter for the configured key: the KMS key (checked at warm-up), or the public development key.

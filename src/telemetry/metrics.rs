@@ -45,6 +45,14 @@ const SMS_PARTS: &str = "SmsParts";
 const COLD_START: &str = "ColdStart";
 /// SMS that SNS accepted but could not deliver, by failure `Class` (from the delivery-status logs).
 const DELIVERY_FAILURES: &str = "DeliveryFailures";
+/// Messages the abuse gate refused, by `Rule` and `Country`.
+const BLOCKED: &str = "Blocked";
+/// Messages a rule in monitor mode would have refused, by `Rule` and `Country`.
+const WOULD_BLOCK: &str = "WouldBlock";
+/// Events sent although the gate's counters could not be used (the policy fails open).
+const GATE_UNAVAILABLE: &str = "GateUnavailable";
+/// AppConfig policy documents not applied (unreachable or invalid), by `Outcome`.
+const POLICY_REFUSED: &str = "PolicyRefused";
 
 /// The `Service` dimension, on every document.
 const SERVICE: &str = "Service";
@@ -148,7 +156,17 @@ pub fn init(settings: &Settings, service: &'static str) -> Result<(), MetricsErr
         collector.set_property("level", level);
     }
     // A unit is per metric name: described once, it applies to every dimension set of that name.
-    for name in [SENT, FAILURES, DUPLICATES, COLD_START, DELIVERY_FAILURES] {
+    for name in [
+        SENT,
+        FAILURES,
+        DUPLICATES,
+        COLD_START,
+        DELIVERY_FAILURES,
+        BLOCKED,
+        WOULD_BLOCK,
+        GATE_UNAVAILABLE,
+        POLICY_REFUSED,
+    ] {
         describe_counter!(name, Unit::Count, "");
     }
     describe_histogram!(LATENCY, Unit::Milliseconds, "");
@@ -210,6 +228,29 @@ pub fn record_cold_start() {
 pub fn record_delivery_failure(class: &str) {
     counter!(DELIVERY_FAILURES, "Class" => name_dimension(class)).increment(1);
     counter!(DELIVERY_FAILURES).increment(1);
+}
+
+/// Counts a message the gate refused (`monitor` false: [`BLOCKED`]) or would have refused ([`WOULD_BLOCK`]),
+/// by `Rule` and `Country` (an ISO code, else `Other`; `None` when unknown), and in the `Service` roll-up.
+pub fn record_blocked(rule: &str, country: Option<&str>, monitor: bool) {
+    let name = if monitor { WOULD_BLOCK } else { BLOCKED };
+    let country = match country {
+        None => NONE.to_owned(),
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => c.to_owned(),
+        Some(_) => OTHER.to_owned(),
+    };
+    counter!(name, "Rule" => name_dimension(rule), "Country" => country).increment(1);
+    counter!(name).increment(1);
+}
+
+/// Counts an event sent without the gate's counters ([`GATE_UNAVAILABLE`]).
+pub fn record_gate_unavailable() {
+    counter!(GATE_UNAVAILABLE).increment(1);
+}
+
+/// Counts an AppConfig policy not applied ([`POLICY_REFUSED`]) by `Outcome`.
+pub fn record_policy_refused(outcome: &str) {
+    counter!(POLICY_REFUSED, "Outcome" => name_dimension(outcome)).increment(1);
 }
 
 /// Writes every metric recorded since the last flush to stdout, one EMF document per line. Each document is

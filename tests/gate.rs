@@ -1,0 +1,209 @@
+//! The abuse gate against moto's DynamoDB: each rule, each limit's boundary, concurrency, redelivery, monitor
+//! mode, the budget, and no KMS call for a destination the policy refuses outright.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
+use cognito_sms_sender::destination::phone::PhoneNumber;
+use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::gate::dynamodb::DynamoCounters;
+use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
+use cognito_sms_sender::message::event::TriggerSource;
+use cognito_sms_sender::probe::sns::SnsProbe;
+use cognito_sms_sender::publish::{MessageAttributes, PublishError, Publisher};
+use cognito_sms_sender::sender::Sender;
+use common::{moto, Logs};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+const POOL: &str = "eu-west-2_Gate1";
+const CODE: &str = "ZXQ4242";
+
+/// Counts decrypts: a refused destination must not cost a KMS call.
+#[derive(Default)]
+struct CountingDecrypter(AtomicUsize);
+
+impl Decrypter for CountingDecrypter {
+    async fn decrypt(&self, _: &str, _: &str) -> Result<Zeroizing<String>, DecryptError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(Zeroizing::new(CODE.to_owned()))
+    }
+}
+
+/// Records what would have been sent; fails the first `fail_first` publishes.
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<String>>,
+    fail_first: AtomicUsize,
+}
+
+impl Publisher for Recorder {
+    async fn publish(
+        &self,
+        _: &str,
+        phone: &PhoneNumber,
+        _: &str,
+        _: &MessageAttributes,
+    ) -> Result<String, PublishError> {
+        if self.fail_first.load(Ordering::SeqCst) > 0 {
+            self.fail_first.fetch_sub(1, Ordering::SeqCst);
+            return Err(PublishError::ServiceError("InternalError".into()));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(phone.as_e164().to_owned());
+        Ok(format!("m-{}", sent.len()))
+    }
+}
+
+type GateSender = Sender<CountingDecrypter, Recorder, Option<SnsProbe>, Option<DynamoLedger>, Option<DynamoCounters>>;
+
+/// A sender with a fresh state table in moto and `settings`.
+async fn sender(settings: &[(&str, &str)]) -> GateSender {
+    let table = moto().create_ledger_table().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
+    Sender::new(
+        CountingDecrypter::default(),
+        Recorder::default(),
+        None,
+        Some(DynamoLedger::new(dynamodb.clone(), &table, Duration::from_secs(3600))),
+        Some(DynamoCounters::new(dynamodb, &table)),
+        common::dev_settings(settings),
+    )
+}
+
+/// A sign-up event to `phone` from `user`, with a distinct encrypted code `n` (so each is its own message).
+fn event(phone: &str, user: &str, n: usize) -> Value {
+    sample_event(&TriggerSource::SignUp, "eu-west-2", POOL, user, phone, Some(format!("AYADcode{n}")))
+}
+
+async fn outcome(s: &GateSender, e: &Value) -> String {
+    match s.handle(e).await {
+        Ok(v) => v["outcome"].as_str().unwrap().to_owned(),
+        Err(e) => e.outcome().as_str().to_owned(),
+    }
+}
+
+fn blocked_rules(logs: &Logs) -> Vec<String> {
+    logs.outcomes()
+        .iter()
+        .filter(|l| l["outcome"] == "blocked")
+        .map(|l| l["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn refused_countries_and_kinds_cost_no_kms_call() {
+    let (logs, _guard) = Logs::capture();
+    let s = sender(&[("SMS_ALLOWED_COUNTRIES", "GB,US")]).await;
+    assert_eq!(outcome(&s, &event("+33612345678", "u1", 1)).await, "blocked");
+    assert_eq!(outcome(&s, &event("+449098790000", "u2", 2)).await, "blocked");
+    assert_eq!(outcome(&s, &event("+447700900123", "u3", 3)).await, "blocked");
+    assert_eq!(s.decrypter.0.load(Ordering::SeqCst), 0, "no decrypt for a refused destination");
+    assert_eq!(blocked_rules(&logs), ["country", "number_type", "number_type"]);
+    let line = &logs.outcomes()[0];
+    assert_eq!((line["country"].as_str(), line["retry"].as_bool()), (Some("FR"), Some(false)));
+    assert_eq!(outcome(&s, &event("+447400123456", "u4", 4)).await, "sent");
+    logs.assert_clean(&[CODE, "+33612345678", "+449098790000", "+447400123456"]);
+}
+
+#[tokio::test]
+async fn the_nth_message_passes_the_next_is_blocked_and_a_new_window_lets_it_through() {
+    let (logs, _guard) = Logs::capture();
+    let s = sender(&[("SMS_LIMIT_PER_NUMBER", "3/2s")]).await;
+    // Start just after a window opens, so the three fit one window.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    tokio::time::sleep(Duration::from_millis(2000 - (now.as_millis() % 2000) as u64 + 50)).await;
+    for n in 0..3 {
+        assert_eq!(outcome(&s, &event("+447400123456", "u", n)).await, "sent", "message {n}");
+    }
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 3)).await, "blocked");
+    assert_eq!(blocked_rules(&logs), ["per_number"]);
+    assert_eq!(s.decrypter.0.load(Ordering::SeqCst), 4, "limits are counted beside the decrypt");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 4)).await, "sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_messages_never_pass_a_limit() {
+    for (settings, phone_of) in [
+        (("SMS_LIMIT_PER_NUMBER", "5/1h"), (|_| "+447400123456".to_owned()) as fn(usize) -> String),
+        (("SMS_LIMIT_PER_PREFIX", "5/1h"), |n| format!("+4474001234{:02}", n)),
+        (("SMS_LIMIT_TOTAL", "7/1h"), |n| format!("+4474009{:05}", n * 7919)),
+    ] {
+        let s = Arc::new(sender(&[settings]).await);
+        let runs: Vec<_> = (0..24)
+            .map(|n| {
+                let (s, e) = (s.clone(), event(&phone_of(n), &format!("user{n}"), n));
+                tokio::spawn(async move { outcome(&s, &e).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in runs {
+            outcomes.push(r.await.unwrap());
+        }
+        let limit: usize = settings.1.split('/').next().unwrap().parse().unwrap();
+        let sent = outcomes.iter().filter(|o| *o == "sent").count();
+        assert_eq!(sent, limit, "{settings:?}: {outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| *o == "blocked").count(), 24 - limit, "{outcomes:?}");
+        assert_eq!(s.publisher.sent.lock().unwrap().len(), limit);
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_fails_gives_its_count_back_and_a_redelivery_counts_once() {
+    let s = sender(&[("SMS_LIMIT_PER_NUMBER", "1/1h")]).await;
+    s.publisher.fail_first.store(6, Ordering::SeqCst);
+    let e = event("+447400123456", "u", 1);
+    // SNS keeps failing: the event fails for Lambda to retry, and gives its count back.
+    assert_eq!(outcome(&s, &e).await, "sns_service_error");
+    s.publisher.fail_first.store(0, Ordering::SeqCst);
+    assert_eq!(outcome(&s, &e).await, "sent", "the redelivery fits the limit of one");
+    assert_eq!(outcome(&s, &e).await, "duplicate");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "blocked", "one message counted, not two");
+}
+
+#[tokio::test]
+async fn monitor_mode_sends_and_says_which_rule_would_have_blocked() {
+    let (logs, _guard) = Logs::capture();
+    let s =
+        sender(&[("SMS_POLICY_MODE", "monitor"), ("SMS_LIMIT_PER_NUMBER", "1/1h"), ("SMS_BLOCKED_COUNTRIES", "GB")])
+            .await;
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 1)).await, "sent");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "sent");
+    let lines = logs.outcomes();
+    let would: Vec<_> = lines.iter().map(|l| l["would_block"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(would, ["country", "country,per_number"]);
+    assert_eq!(s.publisher.sent.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_budget_stops_sending_at_its_cap() {
+    let (logs, _guard) = Logs::capture();
+    // The default price is 0.10 USD a part: two one-part messages fit 0.25, the third does not.
+    let s = sender(&[("SMS_BUDGET_USD", "0.25/1d"), ("SMS_LIMIT_PER_NUMBER", "off")]).await;
+    for n in 0..2 {
+        assert_eq!(outcome(&s, &event(&format!("+4474001234{n:02}"), "u", n)).await, "sent");
+    }
+    assert_eq!(outcome(&s, &event("+447400123499", "u", 9)).await, "blocked");
+    assert_eq!(blocked_rules(&logs), ["budget"]);
+}
+
+#[tokio::test]
+async fn without_a_state_table_only_the_stateless_rules_apply() {
+    let s = Sender::new(
+        CountingDecrypter::default(),
+        Recorder::default(),
+        None::<SnsProbe>,
+        None::<DynamoLedger>,
+        None::<DynamoCounters>,
+        common::dev_settings(&[]),
+    );
+    for n in 0..12 {
+        assert_eq!(outcome(&s, &event("+447400123456", "u", n)).await, "sent");
+    }
+    assert_eq!(outcome(&s, &event("+449098790000", "u", 99)).await, "blocked");
+}
