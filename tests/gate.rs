@@ -155,15 +155,19 @@ async fn concurrent_messages_never_pass_a_limit() {
 
 #[tokio::test]
 async fn a_message_that_fails_gives_its_count_back_and_a_redelivery_counts_once() {
-    let s = sender(&[("SMS_LIMIT_PER_NUMBER", "1/1h")]).await;
-    s.publisher.fail_first.store(6, Ordering::SeqCst);
-    let e = event("+447400123456", "u", 1);
-    // SNS keeps failing: the event fails for Lambda to retry, and gives its count back.
-    assert_eq!(outcome(&s, &e).await, "sns_service_error");
-    s.publisher.fail_first.store(0, Ordering::SeqCst);
-    assert_eq!(outcome(&s, &e).await, "sent", "the redelivery fits the limit of one");
-    assert_eq!(outcome(&s, &e).await, "duplicate");
-    assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "blocked", "one message counted, not two");
+    for redelivered in [false, true] {
+        let s = sender(&[("SMS_LIMIT_PER_NUMBER", "1/1h")]).await;
+        s.publisher.fail_first.store(6, Ordering::SeqCst);
+        let failed = event("+447400123456", "u", 1);
+        // SNS keeps failing: the event fails for Lambda to retry, and gives its count back.
+        assert_eq!(outcome(&s, &failed).await, "sns_service_error");
+        s.publisher.fail_first.store(0, Ordering::SeqCst);
+        // Either Lambda's retry of the same event, or another message, fits the limit of one now.
+        let next = if redelivered { failed.clone() } else { event("+447400123456", "u", 2) };
+        assert_eq!(outcome(&s, &next).await, "sent", "redelivered: {redelivered}");
+        assert_eq!(outcome(&s, &next).await, "duplicate");
+        assert_eq!(outcome(&s, &event("+447400123456", "u", 3)).await, "blocked", "one message counted, not two");
+    }
 }
 
 #[tokio::test]
@@ -206,4 +210,123 @@ async fn without_a_state_table_only_the_stateless_rules_apply() {
         assert_eq!(outcome(&s, &event("+447400123456", "u", n)).await, "sent");
     }
     assert_eq!(outcome(&s, &event("+449098790000", "u", 99)).await, "blocked");
+}
+
+/// A stand-in for the AWS AppConfig Lambda extension's local endpoint: answers every GET with `doc`, or 404 when
+/// `doc` is `None`, until dropped.
+struct Extension {
+    port: u16,
+    doc: Arc<Mutex<Option<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Extension {
+    async fn start(doc: &str) -> Extension {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let doc = Arc::new(Mutex::new(Some(doc.to_owned())));
+        let served = doc.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let path_ok = String::from_utf8_lossy(&request[..n])
+                    .starts_with("GET /applications/sms/environments/prod/configurations/policy ");
+                let answer = match (path_ok, served.lock().unwrap().clone()) {
+                    (true, Some(body)) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+                    _ => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        Extension { port, doc, task }
+    }
+
+    fn serve(&self, doc: Option<&str>) {
+        *self.doc.lock().unwrap() = doc.map(str::to_owned);
+    }
+}
+
+#[tokio::test]
+async fn an_appconfig_policy_takes_effect_and_a_bad_one_keeps_the_last_good() {
+    let (logs, _guard) = Logs::capture();
+    let ext = Extension::start("blocked_countries = [\"GB\"]").await;
+    let port = ext.port.to_string();
+    let s = sender(&[
+        ("SMS_POLICY_APPCONFIG", "sms/prod/policy"),
+        ("AWS_APPCONFIG_EXTENSION_HTTP_PORT", &port),
+        ("SMS_POLICY_REFRESH_SECONDS", "1"),
+    ])
+    .await;
+    let uk = "+447400123456";
+    assert_eq!(outcome(&s, &event(uk, "u", 1)).await, "blocked", "the AppConfig document applies");
+    assert_eq!(outcome(&s, &event("+12065550100", "u", 2)).await, "sent");
+
+    ext.serve(Some("mode = \"block\""));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(outcome(&s, &event(uk, "u", 3)).await, "blocked", "a bad document leaves the last good in force");
+    let refused = logs.lines().into_iter().filter(|l| l["outcome"] == "policy_refused").count();
+    assert_eq!(refused, 1);
+
+    ext.serve(None);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(outcome(&s, &event(uk, "u", 4)).await, "blocked", "so does an unreachable extension");
+    assert!(logs.lines().iter().any(|l| l["outcome"] == "policy_unreachable"));
+
+    ext.serve(Some("blocked_countries = []"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(outcome(&s, &event(uk, "u", 5)).await, "sent", "the new document takes effect");
+    assert!(logs.lines().iter().any(|l| l["outcome"] == "policy_updated"));
+    ext.task.abort();
+}
+
+#[test]
+fn a_bad_policy_stops_init_with_file_key_and_reason() {
+    let dir = std::env::temp_dir().join(format!("gate-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, "[limits]\nper_prefix = \"100 per hour\"\n").unwrap();
+    let path = path.to_str().unwrap();
+    let config = |vars: &[(&str, &str)]| {
+        let vars: std::collections::HashMap<String, String> = vars
+            .iter()
+            .chain(&[("LOCAL_DEV_KEY_FILE", "unused")])
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        cognito_sms_sender::config::Config::from_lookup(|k| vars.get(k).cloned())
+    };
+    let e = config(&[("SMS_POLICY_FILE", path)]).unwrap_err();
+    assert_eq!(e.variable, "SMS_POLICY_FILE");
+    assert!(e.reason.starts_with(&format!("{path}: limits.per_prefix: ")), "{e}");
+    for (variable, value) in [
+        ("SMS_POLICY_MODE", "block"),
+        ("SMS_ALLOWED_COUNTRIES", "GB,XX"),
+        ("SMS_BLOCKED_NUMBER_TYPES", "premium"),
+        ("SMS_LIMIT_PER_NUMBER", "10"),
+        ("SMS_BUDGET_USD", "-5/1d"),
+        ("SMS_PREFIX_DIGITS", "0"),
+        ("SMS_POLICY_APPCONFIG", "just-a-name"),
+    ] {
+        assert_eq!(config(&[(variable, value)]).unwrap_err().variable, variable, "{variable}={value}");
+    }
+    let ok = config(&[("SMS_ALLOWED_COUNTRIES", "gb, US"), ("SMS_LIMIT_PER_NUMBER", "off")]).unwrap();
+    assert_eq!(ok.policy.allowed_countries.map(|c| c.len()), Some(2));
+    assert!(ok.policy.limits[&cognito_sms_sender::gate::policy::Rule::PerNumber].is_empty());
+}
+
+#[tokio::test]
+async fn a_message_counted_by_an_invocation_that_crashed_is_not_counted_again() {
+    use cognito_sms_sender::gate::{self, Counters, Subject};
+    let s = sender(&[("SMS_LIMIT_PER_NUMBER", "1/1h")]).await;
+    let e = event("+447400123456", "u", 1);
+    // The crashed invocation counted the message (and never gave it back) before it could send.
+    let phone = PhoneNumber::parse(Some("+447400123456")).unwrap();
+    let country = cognito_sms_sender::destination::phone::country_of(phone.as_e164());
+    let subject = Subject { pool: POOL, user: "u", phone: &phone, country, parts: 1 };
+    let plan = gate::plan(&s.settings.policy, &subject, std::time::SystemTime::now());
+    let key = cognito_sms_sender::ledger::message_key(e["request"]["code"].as_str(), &e);
+    assert!(s.counters.count(&key, &plan).await.unwrap().refused.is_none());
+    assert_eq!(outcome(&s, &e).await, "sent", "the takeover finds the message counted and sends it");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "blocked", "it was counted once");
 }

@@ -11,7 +11,7 @@ use crate::destination::attributes::{
 use crate::destination::region::{is_region_name, is_user_pool_id};
 use crate::destination::routing::Routes;
 use crate::gate::policy::{self, Mode, Policy, Rule};
-use crate::gate::source::AppConfigSource;
+use crate::gate::source::{AppConfigSource, DEFAULT_REFRESH};
 use crate::message::catalogue::Catalogue;
 use crate::toml_file::ENV_ORIGIN;
 pub use env::Env;
@@ -316,7 +316,8 @@ fn policy_appconfig(env: &Env) -> Result<Option<AppConfigSource>, ConfigError> {
             v.parse::<u16>().map_err(|_| "must be a port number".to_owned())
         })?
         .unwrap_or(2772);
-    env.parsed("SMS_POLICY_APPCONFIG", |v| AppConfigSource::parse(v, port))
+    let refresh = env.seconds("SMS_POLICY_REFRESH_SECONDS", DEFAULT_REFRESH.as_secs(), 1..=300)?;
+    env.parsed("SMS_POLICY_APPCONFIG", |v| AppConfigSource::parse(v, port, refresh))
 }
 
 /// A full KMS key ARN. The strict keyring compares it with the ARN stored in each message, so aliases and bare

@@ -16,9 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::policy::Policy;
 use crate::telemetry::metrics;
 
-/// How old the policy may get before the extension is asked again. With the extension's own poll interval
-/// (45 s by default) a change takes effect within a minute.
-pub const REFRESH: Duration = Duration::from_secs(10);
+/// How old the policy may get before the extension is asked again (`SMS_POLICY_REFRESH_SECONDS`). With the
+/// extension's own poll interval (45 s by default) a change takes effect within a minute.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(10);
 /// How long one read of the extension may take before the last good policy is used.
 const FETCH_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -29,11 +29,13 @@ pub struct AppConfigSource {
     pub address: String,
     /// `/applications/A/environments/E/configurations/P`.
     pub path: String,
+    /// How old the policy may get before it is read again.
+    pub refresh: Duration,
 }
 
 impl AppConfigSource {
     /// From `application/environment/profile` and the extension's port.
-    pub fn parse(spec: &str, port: u16) -> Result<Self, String> {
+    pub fn parse(spec: &str, port: u16, refresh: Duration) -> Result<Self, String> {
         let parts: Vec<&str> = spec.split('/').collect();
         let ok = parts.len() == 3
             && parts
@@ -45,6 +47,7 @@ impl AppConfigSource {
         Ok(AppConfigSource {
             address: format!("127.0.0.1:{port}"),
             path: format!("/applications/{}/environments/{}/configurations/{}", parts[0], parts[1], parts[2]),
+            refresh,
         })
     }
 }
@@ -64,12 +67,12 @@ impl PolicySource {
         PolicySource { base, appconfig, current }
     }
 
-    /// The policy to apply now; re-read from AppConfig first when it is older than [`REFRESH`].
+    /// The policy to apply now; re-read from AppConfig first when it is older than its refresh interval.
     pub async fn current(&self) -> Arc<Policy> {
         let Some(appconfig) = &self.appconfig else {
             return self.lock().0.clone();
         };
-        let stale = self.lock().1.is_none_or(|t| t.elapsed() >= REFRESH);
+        let stale = self.lock().1.is_none_or(|t| t.elapsed() >= appconfig.refresh);
         if stale {
             self.refresh(appconfig).await;
         }
@@ -100,7 +103,7 @@ impl PolicySource {
         }
     }
 
-    /// Keeps the last good policy; asks again after [`REFRESH`].
+    /// Keeps the last good policy; asks again after the refresh interval.
     fn refused(&self, outcome: &'static str, reason: &str) {
         tracing::error!(outcome, reason = %reason, "the AppConfig SMS policy was not applied; the last good policy stays in force");
         metrics::record_policy_refused(outcome);
