@@ -284,6 +284,9 @@ def http_json(url, data=None, timeout=10):
         return json.loads(r.read() or b"null")
 
 
+STATE_TABLE = "bench-state"
+
+
 class Backend:
     """moto_server or stub.py, as a child process on loopback."""
 
@@ -313,6 +316,12 @@ class Backend:
             kms = boto3.client("kms", region_name="us-east-1", endpoint_url=self.url,
                                aws_access_key_id="testing", aws_secret_access_key="testing")
             self.key_arn = kms.create_key(Description="cognito-sms-sender bench", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+            # The state table (ledger and abuse-gate counters), for runs with BENCH_OURS_ENV=STATE_TABLE=bench-state.
+            boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.url,
+                         aws_access_key_id="testing", aws_secret_access_key="testing").create_table(
+                TableName=STATE_TABLE, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
         else:
             self.proc = subprocess.Popen([VENV_PY, os.path.join(HERE, "stub.py"), "--port", "0"],
                                          stdout=subprocess.PIPE, stderr=logf, start_new_session=True)

@@ -330,3 +330,47 @@ async fn a_message_counted_by_an_invocation_that_crashed_is_not_counted_again() 
     assert_eq!(outcome(&s, &e).await, "sent", "the takeover finds the message counted and sends it");
     assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "blocked", "it was counted once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sharded_counter_stays_exact_under_load() {
+    // 200 messages to distinct numbers, 32 at a time, against a pool-wide total spread over shards.
+    let s = Arc::new(sender(&[("SMS_LIMIT_TOTAL", "77/1h"), ("SMS_LIMIT_PER_NUMBER", "off")]).await);
+    let gate = Arc::new(tokio::sync::Semaphore::new(32));
+    let runs: Vec<_> = (0..200)
+        .map(|n| {
+            let (s, gate) = (s.clone(), gate.clone());
+            let e = event(&format!("+4474{:08}", 10_000_000 + n * 7), &format!("user{n}"), n);
+            tokio::spawn(async move {
+                let _permit = gate.acquire().await.unwrap();
+                outcome(&s, &e).await
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for r in runs {
+        sent += usize::from(r.await.unwrap() == "sent");
+    }
+    assert_eq!(sent, 77);
+    assert_eq!(s.publisher.sent.lock().unwrap().len(), 77);
+}
+
+#[tokio::test]
+async fn unreachable_counters_fail_the_way_the_policy_says() {
+    let (logs, _guard) = Logs::capture();
+    // Nothing listens on port 9 of loopback: every DynamoDB call fails to connect.
+    let sdk = moto().sdk_config().to_builder().endpoint_url("http://127.0.0.1:9").build();
+    let unreachable = || Some(DynamoCounters::new(aws_sdk_dynamodb::Client::new(&sdk), "no-table"));
+    for (fail_open, want) in [("on", "sent"), ("off", "gate_unavailable")] {
+        let s = Sender::new(
+            CountingDecrypter::default(),
+            Recorder::default(),
+            None::<SnsProbe>,
+            None::<DynamoLedger>,
+            unreachable(),
+            common::dev_settings(&[("SMS_POLICY_FAIL_OPEN", fail_open)]),
+        );
+        assert_eq!(outcome(&s, &event("+447400123456", "u", 1)).await, want, "fail_open={fail_open}");
+    }
+    let warned = logs.lines().into_iter().filter(|l| l["outcome"] == "gate_unavailable").count();
+    assert_eq!(warned, 2, "one warning when sending anyway, one outcome line when held");
+}
