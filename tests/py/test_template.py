@@ -162,10 +162,47 @@ def test_sns_permissions_move_to_the_caller_role_when_one_is_set():
     assert T["Conditions"]["HasSnsCallerRole"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
 
 
+# The DynamoDB calls of the function's adapters and the IAM action each needs. TransactWriteItems has no action
+# of its own: IAM authorises each of its items by the action of the same name
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+DYNAMODB_CALLS = {
+    r"\.get_item\(\)": "dynamodb:GetItem",
+    r"\.put_item\(\)": "dynamodb:PutItem",
+    r"\.update_item\(\)": "dynamodb:UpdateItem",
+    r"\.delete_item\(\)": "dynamodb:DeleteItem",
+    r"\bPut::builder\(\)": "dynamodb:PutItem",
+    r"\bUpdate::builder\(\)": "dynamodb:UpdateItem",
+    r"\bDelete::builder\(\)": "dynamodb:DeleteItem",
+    r"\bConditionCheck::builder\(\)": "dynamodb:ConditionCheckItem",
+    r"\.transact_get_items\(\)": "dynamodb:GetItem",
+    r"\.query\(\)": "dynamodb:Query",
+    r"\.scan\(\)": "dynamodb:Scan",
+    r"\.batch_write_item\(\)": "dynamodb:BatchWriteItem",
+    r"\.batch_get_item\(\)": "dynamodb:BatchGetItem",
+}
+
+
+def dynamodb_actions_the_function_uses() -> set[str]:
+    used = set()
+    for path in [ROOT / "src" / "ledger" / "dynamodb.rs", ROOT / "src" / "gate" / "dynamodb.rs"]:
+        text = path.read_text().split("#[cfg(test)]", 1)[0]
+        used |= {action for call, action in DYNAMODB_CALLS.items() if re.search(call, text)}
+    return used
+
+
+def test_the_state_table_allows_exactly_the_item_actions_the_ledger_and_the_gate_use():
+    used = dynamodb_actions_the_function_uses()
+    # The scan works: the ledger's calls and the gate's transaction items are seen.
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"} <= used
+    table = find(ROLE, "dynamodb:UpdateItem")
+    assert table["Sid"] == "StateTableLedgerAndCounters"
+    assert sorted(as_list(table["Action"])) == sorted(used)
+    assert table["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    assert not [s for s in ROLE if any(a.startswith("dynamodb:") for a in as_list(s["Action"])) and s is not table]
+
+
 def test_table_queue_and_logs_permissions_name_their_resource():
     table = find(ROLE, "dynamodb:GetItem")
-    assert sorted(table["Action"]) == ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                                       "dynamodb:UpdateItem"]
     assert table["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
     queue = find(ROLE, "sqs:SendMessage")
     assert queue["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
@@ -240,7 +277,10 @@ def test_failed_async_invocations_go_to_an_encrypted_queue():
 
 
 def test_idempotency_table():
+    """The state table (STATE_TABLE): the ledger and the gate's counters. It keeps its logical id and no
+    TableName, so that a stack update does not replace it (and lose the ledger and the counters)."""
     t = plain(RES["IdempotencyTable"]["Properties"])
+    assert "TableName" not in t
     assert t["BillingMode"] == "PAY_PER_REQUEST"
     assert t["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert t["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
@@ -280,27 +320,96 @@ def variables_the_function_reads() -> set[str]:
     for path in (ROOT / "src").rglob("*.rs"):
         text = path.read_text()
         names |= set(re.findall(r'\b(?:get|lookup|raw|on_off|seconds|parsed)\)?\(\s*"([A-Z][A-Z0-9_]+)"', text))
+        # Variables read in a loop over a table of (name, rule): the velocity limits.
+        names |= set(re.findall(r'\(\s*"([A-Z][A-Z0-9_]+)",\s*Rule::\w+\)', text))
     event = (ROOT / "src" / "message" / "event.rs").read_text()
     for suffix in PER_SOURCE.findall(event):
         names.add("SMS_TEMPLATE_" + re.sub(r"(?<!^)([A-Z])", r"_\1", suffix).upper())
     return names
 
 
+# Variables the template sets from its own resources rather than from one parameter.
+TEMPLATE_VALUES = {"KMS_KEY_ARN", "STATE_TABLE", "ALLOWED_USER_POOL_IDS", "SMS_POLICY_APPCONFIG",
+                   "AWS_APPCONFIG_EXTENSION_PREFETCH_LIST"}
+
+
 def test_every_setting_of_the_function_is_a_parameter_and_no_local_setting_is_set():
     # Lambda itself sets these two.
     read = variables_the_function_reads() - {"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_LEVEL"}
-    assert {"KMS_KEY_ARN", "SMS_TEMPLATE", "SMS_TEMPLATE_FORGOT_PASSWORD"} <= read  # the scan works
+    assert {"KMS_KEY_ARN", "SMS_TEMPLATE", "SMS_TEMPLATE_FORGOT_PASSWORD", "SMS_POLICY_MODE",
+            "SMS_LIMIT_TOTAL"} <= read  # the scan works
     local = {"LOCAL_DEV_KEY_FILE", "LOCAL_OUTBOX"}
-    assert not local & set(ENV)
-    assert read - local <= set(ENV), sorted(read - local - set(ENV))
-    assert set(ENV) - read <= {"IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS"}
+    # IDEMPOTENCY_TABLE is STATE_TABLE's old name (the function refuses both at once); the AppConfig extension's
+    # port is the extension's own setting, left at its default (2772) by the template.
+    not_set = {"IDEMPOTENCY_TABLE", "AWS_APPCONFIG_EXTENSION_HTTP_PORT"}
+    assert not_set <= read
+    assert not (local | not_set) & set(ENV)
+    assert read - local - not_set <= set(ENV), sorted(read - local - not_set - set(ENV))
+    # The extension's prefetch list is read by the extension, not the function.
+    assert set(ENV) - read <= {"IDEMPOTENCY_TTL_SECONDS", "AWS_APPCONFIG_EXTENSION_PREFETCH_LIST"}
     assert ENV["KMS_KEY_ARN"] == {"Fn::GetAtt": ["CodeKey", "Arn"]}
-    assert ENV["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert ENV["STATE_TABLE"] == {"Ref": "IdempotencyTable"}
     assert ENV["ALLOWED_USER_POOL_IDS"] == {
         "Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]}
     for name, value in ENV.items():
-        if name not in ("KMS_KEY_ARN", "IDEMPOTENCY_TABLE", "ALLOWED_USER_POOL_IDS"):
+        if name not in TEMPLATE_VALUES:
             assert set(value) == {"Ref"} and value["Ref"] in PARAMS, name
+
+
+# Each variable of the abuse gate and the parameter it comes from.
+GATE_PARAMETERS = {
+    "SMS_POLICY_MODE": "PolicyMode",
+    "SMS_ALLOWED_COUNTRIES": "AllowedCountries",
+    "SMS_BLOCKED_COUNTRIES": "BlockedCountries",
+    "SMS_BLOCKED_NUMBER_TYPES": "BlockedNumberTypes",
+    "SMS_LIMIT_PER_NUMBER": "LimitPerNumber",
+    "SMS_LIMIT_PER_USER": "LimitPerUser",
+    "SMS_LIMIT_PER_PREFIX": "LimitPerPrefix",
+    "SMS_LIMIT_PER_COUNTRY": "LimitPerCountry",
+    "SMS_LIMIT_TOTAL": "LimitTotal",
+    "SMS_PREFIX_DIGITS": "PrefixDigits",
+    "SMS_BUDGET_USD": "BudgetUsd",
+    "SMS_POLICY_FAIL_OPEN": "PolicyFailOpen",
+    "SMS_POLICY_FILE": "PolicyFile",
+    "SMS_POLICY_REFRESH_SECONDS": "PolicyRefreshSeconds",
+}
+
+
+def test_each_abuse_gate_parameter_reaches_the_environment():
+    config = (ROOT / "src" / "config" / "mod.rs").read_text()
+    gate_variables = set(re.findall(r'"(SMS_(?:POLICY|LIMIT|ALLOWED|BLOCKED|PREFIX|BUDGET)\w*)"', config))
+    assert gate_variables == set(GATE_PARAMETERS) | {"SMS_POLICY_APPCONFIG"}, gate_variables
+    for variable, param in GATE_PARAMETERS.items():
+        assert ENV[variable] == {"Ref": param}, variable
+    appconfig = ENV["SMS_POLICY_APPCONFIG"]["Fn::If"]
+    assert appconfig[0] == "CreatesPolicyAppConfig" and appconfig[2] == {"Ref": "PolicyAppConfig"}
+    group = [g for g in plain(T["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"])
+             if "Abuse gate" in g["Label"]["default"]]
+    assert set(group[0]["Parameters"]) >= set(GATE_PARAMETERS.values()) | {"PolicyAppConfig", "CreatePolicyAppConfig",
+                                                                          "AppConfigExtensionLayerArn"}
+
+
+def test_the_gate_parameters_default_to_the_functions_own_defaults():
+    """Empty means "the function's default": the template does not restate (and risk contradicting) them."""
+    policy = (ROOT / "src" / "gate" / "policy.rs").read_text()
+    config = (ROOT / "src" / "config" / "mod.rs").read_text()
+    for variable in GATE_PARAMETERS:
+        p = param_for(variable)
+        if variable == "SMS_POLICY_MODE":
+            assert p["Default"] == "enforce" and "unwrap_or(Mode::Enforce)" in config
+        elif variable == "SMS_POLICY_FAIL_OPEN":
+            assert p["Default"] == "on" and 'on_off("SMS_POLICY_FAIL_OPEN", true)' in config
+        elif variable == "SMS_POLICY_REFRESH_SECONDS":
+            source = (ROOT / "src" / "gate" / "source.rs").read_text()
+            assert f"from_secs({p['Default']})" in re.search(r"DEFAULT_REFRESH: Duration = [^;]+;", source).group(0)
+            assert (p["MinValue"], p["MaxValue"]) == (1, 300)
+            assert '"SMS_POLICY_REFRESH_SECONDS", DEFAULT_REFRESH.as_secs(), 1..=300' in config
+        elif variable == "SMS_PREFIX_DIGITS":
+            assert str(p["Default"]) == re.search(r"DEFAULT_PREFIX_DIGITS: usize = (\d+);", policy).group(1)
+        else:
+            assert p["Default"] == "", variable
+    per_number = re.search(r'DEFAULT_PER_NUMBER: &str = "([^"]+)";', policy).group(1)
+    assert per_number in param_for("SMS_LIMIT_PER_NUMBER")["Description"]
 
 
 def param_for(variable: str) -> dict:
@@ -339,6 +448,28 @@ CASES = {
     "SMS_PROBE": (["on", "off"], ["yes", ""]),
     "WARM_UP": (["on", "off"], ["yes", "true"]),
     "SMS_PROBE_CACHE_SECONDS": (["10", "300", "86400"], ["1", "86401"]),
+    # src/gate/policy.rs's limit and country checks.
+    "SMS_POLICY_MODE": (["enforce", "monitor"], ["block", "Enforce", ""]),
+    "SMS_ALLOWED_COUNTRIES": (["", "US", "US,CA,GB", "gb", ",".join(["FR"] * 20)],
+                              ["USA", "US;CA", "U", "US,", ",".join(["FR"] * 21)]),
+    "SMS_BLOCKED_COUNTRIES": (["", "CU", "CU,IR"], ["Cuba", "1A"]),
+    "SMS_BLOCKED_NUMBER_TYPES": (["", "none", "premium_rate", "premium_rate,shared_cost,toll_free,uan,pager,voicemail",
+                                  "mobile,fixed_line,fixed_line_or_mobile,toll_free,premium_rate,shared_cost,"
+                                  "personal_number,voip,pager,uan,voicemail,other"],
+                                 ["premium", "none,pager", "Pager", "pager,"]),
+    "SMS_LIMIT_PER_NUMBER": (["", "off", "10/1h,30/1d", "5/1h", "1/31d", "3/744h", "9/44640m", "2/2678400s",
+                              "100/1m,1000/1h,5000/1d"],
+                             ["5", "5/", "0/1h", "x/1h", "5/1w", "5/0s", "5/32d", "5/745h", "5/44641m", "5/2678401s",
+                              "5/h", "5/1h,", "10/1h,30/1d,100/7d,300/30d,900/31d"]),
+    "SMS_LIMIT_PER_USER": (["", "5/1h,20/1d"], ["5 per hour"]),
+    "SMS_LIMIT_PER_PREFIX": (["", "100/1h"], ["100/1y"]),
+    "SMS_LIMIT_PER_COUNTRY": (["", "1000/1h"], ["-1/1h"]),
+    "SMS_LIMIT_TOTAL": (["", "5000/1d"], ["5000"]),
+    "SMS_PREFIX_DIGITS": (["1", "5", "10"], ["0", "11"]),
+    "SMS_BUDGET_USD": (["", "50/1d,500/30d", "0.5/1h", "5./1h", ".5/1h"],
+                       ["off", "0/1d", "0.0/1d", "-5/1d", "50", "50/32d", "$50/1d"]),
+    "SMS_POLICY_FAIL_OPEN": (["on", "off"], ["true", ""]),
+    "SMS_POLICY_FILE": (["", "/var/task/policy.toml", "/opt/sms/policy.toml"], ["policy.toml", "/tmp/p.toml"]),
 }
 
 
@@ -351,6 +482,28 @@ def test_parameters_accept_what_the_function_accepts(variable):
         assert not allowed(variable, value), (variable, value)
     default = param_for(variable).get("Default", "")
     assert allowed(variable, str(default)), (variable, default)
+
+
+def test_the_kinds_of_number_the_parameter_accepts_are_the_functions():
+    phone = (ROOT / "src" / "destination" / "phone.rs").read_text()
+    kinds = re.findall(r'NumberKind::\w+ => "(\w+)"', phone)
+    assert len(kinds) == 12, kinds
+    assert allowed("SMS_BLOCKED_NUMBER_TYPES", ",".join(kinds))
+    for kind in kinds:
+        assert allowed("SMS_BLOCKED_NUMBER_TYPES", kind), kind
+    assert not allowed("SMS_BLOCKED_NUMBER_TYPES", "premium")
+
+
+def test_the_appconfig_profile_parameter_takes_ids():
+    """Ids, not names: the role's appconfig permissions are scoped by the ids in the profile's ARN."""
+    p = PARAMS["PolicyAppConfig"]
+    for good in ["", "abc1234/def5678/ghi9012", "abcd/efgh/ijkl"]:
+        assert allowed_value("PolicyAppConfig", good), good
+    for bad in ["my-app/prod/sms-policy", "abc1234/def5678", "ABC1234/def5678/ghi9012", "abc1234/def5678/ghi90123"]:
+        assert not allowed_value("PolicyAppConfig", bad), bad
+    assert p["Default"] == "" and int(p["MaxLength"]) == 23
+    source = (ROOT / "src" / "gate" / "source.rs").read_text()
+    assert "application/environment/profile" in source
 
 
 def test_every_code_template_parameter_requires_the_code():
@@ -369,9 +522,12 @@ SET_BY_THE_TEMPLATE = {
     # arn:aws-us-gov:kms:<Region, at most 20>:<12 digits>:key/<36-character key id> is 93 characters.
     "KMS_KEY_ARN": 100,
     # DynamoDB's longest table name.
-    "IDEMPOTENCY_TABLE": 255,
+    "STATE_TABLE": 255,
     # A created pool's id is no longer than an existing one's.
     "ALLOWED_USER_POOL_IDS": int(PARAMS["ExistingUserPoolId"]["MaxLength"]),
+    # Three AppConfig ids of at most 7 characters, from the parameter or the stack's own resources.
+    "SMS_POLICY_APPCONFIG": int(PARAMS["PolicyAppConfig"]["MaxLength"]),
+    "AWS_APPCONFIG_EXTENSION_PREFETCH_LIST": len("/applications//environments//configurations/") + 3 * 7,
 }
 # Free text (the message templates) may hold any character: CloudFormation's MaxLength counts UTF-16 units, and
 # one unit is at most 3 bytes in UTF-8 (a character outside the BMP is 2 units and 4 bytes), as is an escaped " or
@@ -400,6 +556,24 @@ def test_the_functions_environment_fits_lambdas_4_kb_at_every_parameters_longest
     assert size < ENV_LIMIT_BYTES, (size, {name: longest_value_bytes(name) for name in ENV})
 
 
+def test_ascii_template_parameters_take_one_byte_per_character():
+    """The per-source templates are counted at one byte a character above: their patterns must refuse every
+    character that takes more in the JSON Lambda measures (non-ASCII, ", \\, control characters)."""
+    printable = [chr(c) for c in range(0x20, 0x7F) if chr(c) not in '"\\']
+    for name, value in ENV.items():
+        if not name.startswith("SMS_TEMPLATE") or name == "SMS_TEMPLATES_FILE":
+            continue
+        pattern = PARAMS[value["Ref"]]["AllowedPattern"]
+        if r"[\s\S]" in pattern:
+            assert name == "SMS_TEMPLATE", name  # the one free-text template, counted at 3 bytes a unit
+            continue
+        for c in ['"', "\\", "\n", "\t", "é", "ß", "€", "😀", "\x7f"]:
+            assert not allowed(name, f"Code {{####}} {c} ok"), (name, c)
+            assert not allowed(name, f"Code {c} ok {{####}}"), (name, c)
+        assert allowed(name, "Code {####} " + "".join(printable)[:50]), name
+        assert allowed(name, "Code {####} " + "".join(printable)[50:]) or name.endswith("NOTIFICATION"), name
+
+
 def test_template_parameters_send_longer_wording_to_the_catalogue_file():
     for name, value in ENV.items():
         if name.startswith("SMS_TEMPLATE") and name != "SMS_TEMPLATES_FILE":
@@ -420,7 +594,8 @@ def test_an_external_id_requires_a_caller_role():
 WATCHER = plain(RES["DeliveryStatusWatcherFunction"])
 FAILURE_GROUP = "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure"
 ALARM_ACTION = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
-ALARMS = ["SmsSpendAlarm", "SpendingLimitReachedAlarm", "SandboxAlarm", "FailureRateAlarm", "DeadLetterQueueAlarm"]
+ALARMS = ["SmsSpendAlarm", "SpendingLimitReachedAlarm", "SandboxAlarm", "FailureRateAlarm", "DeadLetterQueueAlarm",
+          "BlockSurgeAlarm", "BudgetReachedAlarm", "GateUnavailableAlarm", "PolicyRefusedAlarm"]
 
 
 def rust_const(path: str, name: str) -> str:
@@ -594,3 +769,233 @@ def test_metrics_parameters_accept_what_the_function_accepts():
     for bad in ["AWS/SNS", "", " ", "emoji😀", "semi;colon", "n" * 256]:
         assert not allowed_value("MetricsNamespace", bad), bad
     assert allowed("METRICS", "on") and allowed("METRICS", "off") and not allowed("METRICS", "yes")
+
+
+# ---------------------------------------------------------------------------------- the abuse gate's alarms --
+
+METRICS_RS = "src/telemetry/metrics.rs"
+
+
+def counter_dimension_sets(function: str) -> list[tuple[str, frozenset[str]]]:
+    """The (metric constant, label names) of each `counter!` in a `record_*` function of metrics.rs; every
+    document also carries `Service`."""
+    text = (ROOT / METRICS_RS).read_text()
+    body = re.search(rf"pub fn {function}\([^)]*\) \{{(.*?)\n\}}", text, re.S).group(1)
+    out = []
+    for name, labels in re.findall(r"counter!\((\w+)((?:, \"\w+\" => (?:[^,()]|\([^)]*\))+)*)\)", body):
+        out.append((name, frozenset(re.findall(r'"(\w+)" =>', labels)) | {"Service"}))
+    return out
+
+
+def test_the_gate_metrics_dimension_sets_are_the_ones_the_alarms_read():
+    blocked = counter_dimension_sets("record_blocked")
+    assert blocked == [("name", frozenset({"Service", "Rule", "Country"})), ("name", frozenset({"Service"}))]
+    assert counter_dimension_sets("record_gate_unavailable") == [("GATE_UNAVAILABLE", frozenset({"Service"}))]
+    assert counter_dimension_sets("record_policy_refused") == [("POLICY_REFUSED", frozenset({"Service", "Outcome"}))]
+    failures = counter_dimension_sets("record_outcome")
+    assert ("FAILURES", frozenset({"Service", "Outcome"})) in failures
+
+
+def test_block_surge_alarm_adds_blocked_and_would_block_roll_ups():
+    namespace = {"Ref": "MetricsNamespace"}
+    sender = rust_const(METRICS_RS, "SENDER")
+    assert alarm_metrics("BlockSurgeAlarm") == {
+        "blocked": (namespace, rust_const(METRICS_RS, "BLOCKED"), {"Service": sender}, "Sum"),
+        "would": (namespace, rust_const(METRICS_RS, "WOULD_BLOCK"), {"Service": sender}, "Sum"),
+    }
+    assert alarm_expression("BlockSurgeAlarm") == "FILL(blocked, 0) + FILL(would, 0)"
+    p = plain(RES["BlockSurgeAlarm"]["Properties"])
+    assert (p["Threshold"], p["ComparisonOperator"]) == ({"Ref": "BlockSurgeAlarmThreshold"}, "GreaterThanThreshold")
+    assert [m["MetricStat"]["Period"] for m in p["Metrics"] if "MetricStat" in m] == [300, 300]
+
+
+def test_budget_alarm_queries_blocked_by_the_budget_rule_in_every_country():
+    policy = (ROOT / "src" / "gate" / "policy.rs").read_text()
+    budget = re.search(r'Rule::Budget => "(\w+)"', policy).group(1)
+    [query] = plain(RES["BudgetReachedAlarm"]["Properties"])["Metrics"]
+    assert query["Period"] == 300 and query.get("ReturnData", True)
+    sql = sub(query["Expression"], MetricsNamespace="CognitoSmsSender")
+    found = re.fullmatch(r'SELECT SUM\((\w+)\) FROM SCHEMA\("CognitoSmsSender", ([\w, ]+)\) WHERE (.+)', sql)
+    assert found, sql
+    metric, schema, where = found.groups()
+    assert metric == rust_const(METRICS_RS, "BLOCKED")
+    # SCHEMA matches exactly one dimension set: the one record_blocked writes with Rule and Country.
+    assert frozenset(d.strip() for d in schema.split(",")) == counter_dimension_sets("record_blocked")[0][1]
+    assert where == f"Service = '{rust_const(METRICS_RS, 'SENDER')}' AND Rule = '{budget}'"
+    p = plain(RES["BudgetReachedAlarm"]["Properties"])
+    assert (p["Threshold"], p["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_gate_unavailable_alarm_counts_fail_open_and_fail_closed():
+    namespace = {"Ref": "MetricsNamespace"}
+    sender = rust_const(METRICS_RS, "SENDER")
+    outcome = (ROOT / "src" / "sender" / "outcome.rs").read_text()
+    gate_unavailable = re.search(r'GateUnavailable => "(\w+)"', outcome).group(1)
+    assert alarm_metrics("GateUnavailableAlarm") == {
+        "open": (namespace, rust_const(METRICS_RS, "GATE_UNAVAILABLE"), {"Service": sender}, "Sum"),
+        "closed": (namespace, rust_const(METRICS_RS, "FAILURES"), {"Service": sender, "Outcome": gate_unavailable},
+                   "Sum"),
+    }
+    assert alarm_expression("GateUnavailableAlarm") == "FILL(open, 0) + FILL(closed, 0)"
+    p = plain(RES["GateUnavailableAlarm"]["Properties"])
+    assert (p["Threshold"], p["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+
+def test_policy_refused_alarm_counts_both_outcomes_and_exists_only_with_appconfig():
+    namespace = {"Ref": "MetricsNamespace"}
+    sender = rust_const(METRICS_RS, "SENDER")
+    source = (ROOT / "src" / "gate" / "source.rs").read_text()
+    outcomes = sorted(set(re.findall(r'refused\("(policy_\w+)"', source)))
+    assert outcomes == ["policy_refused", "policy_unreachable"], outcomes
+    m = alarm_metrics("PolicyRefusedAlarm")
+    assert sorted(v[2]["Outcome"] for v in m.values()) == outcomes
+    for v in m.values():
+        assert v[:2] == (namespace, rust_const(METRICS_RS, "POLICY_REFUSED")) and v[2]["Service"] == sender
+    assert alarm_expression("PolicyRefusedAlarm") == "FILL(refused, 0) + FILL(unreachable, 0)"
+    assert RES["PolicyRefusedAlarm"]["Condition"] == "UsesPolicyAppConfig"
+
+
+def test_operating_docs_query_blocks_by_the_fields_the_blocked_line_has():
+    log = (ROOT / "src" / "sender" / "log.rs").read_text()
+    blocked_line = log[log.index("SendError::Blocked { rule, reason }) => tracing::warn!"):]
+    blocked_line = blocked_line[:blocked_line.index('"SMS not sent: refused by the abuse gate"')]
+    fields = set(re.findall(r"(\w+) = ", blocked_line))
+    assert {"outcome", "rule", "country", "phone", "reason"} <= fields
+    ops = (ROOT / "docs" / "operating.md").read_text()
+    assert 'filter outcome = "blocked" and rule = "per_prefix"' in ops
+    for query in re.findall(r"```\n(filter outcome = \"blocked\".*?)```", ops, re.S):
+        used = set(re.findall(r"\bby ([\w, ]+)", query))
+        for group in used:
+            for name in (n.strip() for n in group.split(",")):
+                assert name in fields | {"bin"} or name.startswith("bin("), (name, query)
+
+
+# ------------------------------------------------------------------------------ the abuse gate in AppConfig --
+
+APPCONFIG_RESOURCES = ["PolicyApplication", "PolicyEnvironment", "PolicyProfile", "PolicyDeploymentStrategy",
+                       "PolicyInitialVersion", "PolicyInitialDeployment"]
+
+
+def policy_keys() -> set[str]:
+    policy = (ROOT / "src" / "gate" / "policy.rs").read_text()
+    keys = re.search(r"let keys = \[(.*?)\];", policy, re.S).group(1)
+    return set(re.findall(r'"(\w+)"', keys))
+
+
+def test_appconfig_resources_exist_only_when_asked_for():
+    assert T["Conditions"]["CreatesPolicyAppConfig"] == {"Fn::Equals": [{"Ref": "CreatePolicyAppConfig"}, "on"]}
+    assert PARAMS["CreatePolicyAppConfig"]["Default"] == "off"
+    for name in APPCONFIG_RESOURCES:
+        assert RES[name]["Condition"] == "CreatesPolicyAppConfig", name
+    assert sorted(n for n, r in RES.items() if r["Type"].startswith("AWS::AppConfig::")) == sorted(APPCONFIG_RESOURCES)
+
+
+def test_appconfig_profile_is_a_hosted_freeform_profile_deployed_at_once():
+    app = {"Fn::GetAtt": ["PolicyApplication", "ApplicationId"]}
+    profile = plain(RES["PolicyProfile"]["Properties"])
+    assert (profile["LocationUri"], profile["Type"], profile["ApplicationId"]) == ("hosted", "AWS.Freeform", app)
+    assert plain(RES["PolicyEnvironment"]["Properties"])["ApplicationId"] == app
+    strategy = plain(RES["PolicyDeploymentStrategy"]["Properties"])
+    assert (strategy["DeploymentDurationInMinutes"], strategy["GrowthFactor"], strategy["FinalBakeTimeInMinutes"]) == \
+        (0, 100, 0)
+    deployment = plain(RES["PolicyInitialDeployment"]["Properties"])
+    assert deployment == {
+        "ApplicationId": app,
+        "EnvironmentId": {"Fn::GetAtt": ["PolicyEnvironment", "EnvironmentId"]},
+        "ConfigurationProfileId": {"Fn::GetAtt": ["PolicyProfile", "ConfigurationProfileId"]},
+        "ConfigurationVersion": {"Fn::GetAtt": ["PolicyInitialVersion", "VersionNumber"]},
+        "DeploymentStrategyId": {"Fn::GetAtt": ["PolicyDeploymentStrategy", "Id"]},
+        "Description": deployment["Description"],
+    }
+
+
+def test_the_initial_policy_document_sets_nothing_and_its_example_uses_only_policy_keys():
+    import tomllib
+    content = plain(RES["PolicyInitialVersion"]["Properties"])["Content"]
+    assert tomllib.loads(content) == {}, "the stack's first version must leave the parameters in force"
+    example = "\n".join(line.removeprefix("# ") for line in content.splitlines()
+                        if re.match(r"# (\[|\w+ = )", line))
+    doc = tomllib.loads(example)
+    assert doc["limits"] and doc["modes"] and doc["countries"]
+    check_policy_document(doc)
+
+
+def test_appconfig_wiring_when_enabled():
+    ids = {"Fn::Sub": "${PolicyApplication.ApplicationId}/${PolicyEnvironment.EnvironmentId}/"
+                      "${PolicyProfile.ConfigurationProfileId}"}
+    assert ENV["SMS_POLICY_APPCONFIG"] == {"Fn::If": ["CreatesPolicyAppConfig", ids, {"Ref": "PolicyAppConfig"}]}
+    cond, prefetch, no = ENV["AWS_APPCONFIG_EXTENSION_PREFETCH_LIST"]["Fn::If"]
+    assert (cond, no) == ("UsesPolicyAppConfig", NO_VALUE)
+    template, names = prefetch["Fn::Sub"]
+    # The path the function asks the extension for (src/gate/source.rs), so the prefetched profile is the one read.
+    source = (ROOT / "src" / "gate" / "source.rs").read_text()
+    assert '"/applications/{}/environments/{}/configurations/{}"' in source
+    assert template == "/applications/${App}/environments/${Env}/configurations/${Profile}"
+    created = {"App": ["PolicyApplication", "ApplicationId"], "Env": ["PolicyEnvironment", "EnvironmentId"],
+               "Profile": ["PolicyProfile", "ConfigurationProfileId"]}
+    for i, name in enumerate(["App", "Env", "Profile"]):
+        c, made, given = names[name]["Fn::If"]
+        assert (c, made) == ("CreatesPolicyAppConfig", {"Fn::GetAtt": created[name]})
+        assert given["Fn::Select"][0] == i
+    assert FN["Properties"]["Layers"] == {"Fn::If": ["AddsAppConfigExtension", [{"Ref": "AppConfigExtensionLayerArn"}],
+                                                     NO_VALUE]}
+    assert T["Conditions"]["UsesPolicyAppConfig"] == {"Fn::Or": [
+        {"Condition": "CreatesPolicyAppConfig"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "PolicyAppConfig"}, ""]}]}]}
+    # The role reads exactly this profile, with the two calls the extension makes.
+    read = find(ROLE, "appconfig:GetLatestConfiguration")
+    assert sorted(as_list(read["Action"])) == ["appconfig:GetLatestConfiguration", "appconfig:StartConfigurationSession"]
+    arn, arn_names = read["Resource"]["Fn::Sub"]
+    assert arn == ("arn:${AWS::Partition}:appconfig:${AWS::Region}:${AWS::AccountId}:"
+                   "application/${App}/environment/${Env}/configuration/${Profile}")
+    assert arn_names == names
+    doc = plain(RES["SmsSenderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
+    [conditional] = [i["Fn::If"] for i in doc if isinstance(i, dict) and "Fn::If" in i
+                     and i["Fn::If"][1] != NO_VALUE and i["Fn::If"][1].get("Sid") == "ReadSmsPolicyFromAppConfig"]
+    assert conditional[0] == "UsesPolicyAppConfig" and conditional[2] == NO_VALUE
+    # A profile given by ids resolves to the same ids in the ARN and the prefetch path.
+    given = "abc1234/def5678/ghi9012"
+    joined = (given + "//").split("/")
+    assert [joined[names[n]["Fn::If"][2]["Fn::Select"][0]] for n in ["App", "Env", "Profile"]] == given.split("/")
+
+
+def test_appconfig_rules_need_the_extension_and_one_source():
+    rules = plain(T["Rules"])
+    needs = rules["AppConfigNeedsTheExtension"]
+    assert needs["RuleCondition"] == {"Fn::Or": [
+        {"Fn::Equals": [{"Ref": "CreatePolicyAppConfig"}, "on"]},
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "PolicyAppConfig"}, ""]}]}]}
+    assert needs["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AppConfigExtensionLayerArn"}, ""]}]}
+    one = rules["OnePolicyAppConfigSource"]
+    assert one["RuleCondition"] == {"Fn::Equals": [{"Ref": "CreatePolicyAppConfig"}, "on"]}
+    assert one["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "PolicyAppConfig"}, ""]}
+    assert "appconfig-integration-lambda-extensions-versions" in PARAMS["AppConfigExtensionLayerArn"]["Description"]
+    assert allowed_value("AppConfigExtensionLayerArn",
+                         "arn:aws:lambda:us-east-1:027255383542:layer:AWS-AppConfig-Extension:207")
+    assert not allowed_value("AppConfigExtensionLayerArn", "AWS-AppConfig-Extension")
+
+
+def check_policy_document(doc: dict):
+    """The keys src/gate/policy.rs accepts, at every level (`with_toml`, `set_limits`, `set_modes`,
+    `set_countries`)."""
+    policy = (ROOT / "src" / "gate" / "policy.rs").read_text()
+    rules = set(re.findall(r'Rule::\w+ => "(\w+)"', policy))
+    velocity = re.search(r"matches!\(rule, ([^)]*)\)", policy).group(1)
+    limits = {name for name in rules if re.search(rf'Rule::\w+ => "{name}"', policy)
+              and re.search(rf'Rule::(\w+) => "{name}"', policy).group(1) in velocity} | {"budget_usd"}
+    assert set(doc) <= policy_keys(), set(doc) - policy_keys()
+    assert set(doc.get("limits", {})) <= limits, set(doc.get("limits", {})) - limits
+    assert set(doc.get("modes", {})) <= rules, set(doc.get("modes", {})) - rules
+    assert set(doc.get("modes", {}).values()) <= {"enforce", "monitor"}
+    for code, section in doc.get("countries", {}).items():
+        assert re.fullmatch(r"[A-Z]{2}", code) and set(section) <= {"price_usd", "per_country"}, (code, section)
+
+
+def test_operating_docs_policy_examples_use_only_policy_keys():
+    import tomllib
+    ops = (ROOT / "docs" / "operating.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", ops, re.S)
+    assert len(blocks) >= 2, "the policy file section and the runbook show TOML documents"
+    for block in blocks:
+        check_policy_document(tomllib.loads(block))
+    # The policy file section shows every top-level key.
+    assert set(tomllib.loads(blocks[0])) == policy_keys()
