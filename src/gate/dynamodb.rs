@@ -25,7 +25,7 @@ impl DynamoCounters {
 }
 
 /// How many times a transaction is tried when shards are full or another transaction holds an item.
-const ATTEMPTS: u32 = 2 * super::SHARDS;
+const ATTEMPTS: u32 = super::SHARDS + 8;
 
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())

@@ -85,7 +85,7 @@ pub struct Count {
 
 /// Counters that many users share (a pool's total, a country, the budget) are spread over this many items, so
 /// none becomes a hot key: see docs/operating.md for the arithmetic.
-pub const SHARDS: u32 = 10;
+pub const SHARDS: u32 = 32;
 
 /// The counters this message adds to under `policy`, at `now`.
 pub fn plan(policy: &Policy, subject: &Subject, now: SystemTime) -> Vec<Count> {
