@@ -16,6 +16,8 @@ pub(super) struct Trace {
     pub route: Option<String>,
     pub sms_parts: Option<usize>,
     pub encoding: Option<&'static str>,
+    /// The local outbox took the message: nothing was sent.
+    pub local_outbox: bool,
 }
 
 /// The one line every event ends with.
@@ -44,7 +46,8 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             route = t.route.as_deref(),
             sms_parts = t.sms_parts,
             encoding = t.encoding,
-            "SMS handed to SNS"
+            "{}",
+            if t.local_outbox { "SMS would be sent: written to LOCAL_OUTBOX, not sent" } else { "SMS handed to SNS" }
         ),
         Err(e) if e.is_bad_input() => tracing::warn!(
             outcome = e.outcome().as_str(),

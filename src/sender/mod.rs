@@ -50,6 +50,8 @@ pub struct Settings {
     pub allowed_pools: Option<Vec<String>>,
     /// The function's own Region (`AWS_REGION`), used when neither the event nor the pool id names one.
     pub home_region: String,
+    /// `LOCAL_OUTBOX` is set: messages are written out, not sent, and the log says "would send".
+    pub local_outbox: bool,
 }
 
 impl Settings {
@@ -61,6 +63,7 @@ impl Settings {
             sns_region: config.sns_region.clone(),
             allowed_pools: config.allowed_pools.clone(),
             home_region: home_region.into(),
+            local_outbox: config.local_outbox.is_some(),
         }
     }
 
@@ -132,7 +135,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
     /// Handles one invocation within `deadline`. Returns `Err` only for failures worth a Lambda retry;
     /// everything else is acknowledged with its outcome, having been logged.
     pub async fn handle_until(&self, payload: &Value, deadline: Deadline) -> Result<Value, SendError> {
-        let mut trace = Trace::default();
+        let mut trace = Trace { local_outbox: self.settings.local_outbox, ..Trace::default() };
         let result = self.send(payload, deadline, &mut trace).await;
         log_outcome(&trace, &result);
         let tally = match &result {
