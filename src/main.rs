@@ -14,8 +14,13 @@ use cognito_sms_sender::telemetry::{logging, metrics};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-/// Set by Lambda (and by `cargo lambda watch`) for the runtime to fetch events from.
-const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+/// What Lambda (and `cargo lambda watch`) sets and `lambda_runtime` needs: it panics without them.
+const LAMBDA_ENV: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
 
 // Multi-thread because the Encryption SDK makes each KMS call with `block_in_place`, which a current-thread
 // runtime turns into a stall of seconds per decrypt (bench/README.md).
@@ -25,11 +30,11 @@ async fn main() -> ExitCode {
         logging::init(std::io::stderr);
         return ExitCode::from(cli::main(cli::Cli::parse()).await);
     }
-    if std::env::var_os(RUNTIME_API).is_none() {
+    if let Some(missing) = missing_lambda_variable() {
         logging::init(std::io::stderr);
         tracing::error!(
             outcome = Outcome::ConfigError.as_str(),
-            reason = "AWS_LAMBDA_RUNTIME_API is not set; to run locally use `invoke events/sign-up.json` (cargo run -- invoke events/sign-up.json) or `cargo lambda watch`",
+            reason = format!("{missing} is not set or not valid; to run locally use `invoke events/sign-up.json` (cargo run -- invoke events/sign-up.json) or `cargo lambda watch`"),
             "not running inside Lambda"
         );
         let _ = cli::Cli::command().print_help();
@@ -41,6 +46,15 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(()) => ExitCode::FAILURE,
     }
+}
+
+/// The first Lambda variable that is missing (or, for the memory size, not a number).
+fn missing_lambda_variable() -> Option<&'static str> {
+    LAMBDA_ENV.into_iter().find(|name| match std::env::var(name) {
+        Ok(v) if *name == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => v.parse::<i32>().is_err(),
+        Ok(_) => false,
+        Err(_) => true,
+    })
 }
 
 /// Reads the configuration, builds the function once and serves events until the Runtime API stops.

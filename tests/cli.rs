@@ -49,14 +49,38 @@ fn outside_lambda_with_no_command_it_says_so_and_prints_the_help() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["message"], "not running inside Lambda");
     let reason = lines[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("AWS_LAMBDA_RUNTIME_API is not set"), "{reason}");
     assert!(reason.contains("invoke events/sign-up.json") && reason.contains("cargo lambda watch"), "{reason}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: cognito-sms-sender <COMMAND>"));
+}
+
+/// The variables Lambda sets, as the Runtime API emulator in tests/py sets them.
+const LAMBDA: [(&str, &str); 4] = [
+    ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"),
+    ("AWS_LAMBDA_FUNCTION_NAME", "sms"),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+];
+
+#[test]
+fn a_partial_lambda_environment_names_what_is_missing_without_a_panic() {
+    for (missing, _) in LAMBDA.iter().skip(1) {
+        let env: Vec<(&str, &str)> = LAMBDA.iter().copied().filter(|(k, _)| k != missing).collect();
+        let out = run_in(Path::new(ROOT), &[], &env, b"");
+        assert_eq!(out.status.code(), Some(2), "{missing}");
+        let lines = stderr_lines(&out);
+        assert!(lines[0]["reason"].as_str().unwrap().starts_with(missing), "{lines:?}");
+    }
+    let mut env = LAMBDA.to_vec();
+    env[2].1 = "lots";
+    let lines = stderr_lines(&run_in(Path::new(ROOT), &[], &env, b""));
+    assert!(lines[0]["reason"].as_str().unwrap().starts_with("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "{lines:?}");
 }
 
 #[test]
 fn an_init_error_is_one_line_in_plain_words() {
     // A Runtime API that is never reached: the configuration fails first.
-    let out = run_in(Path::new(ROOT), &[], &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")], b"");
+    let out = run_in(Path::new(ROOT), &[], &LAMBDA, b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
