@@ -35,16 +35,22 @@ fn sample(name: &str) -> Value {
 
 #[tokio::test]
 async fn a_failing_probe_holds_no_event_up_and_is_reported_once() {
+    // Moto loads a service on its first request, which can take longer than a probe call may: done first.
+    let sns = aws_sdk_sns::Client::new(&moto().sdk_config());
+    assert!(sns.get_sms_sandbox_account_status().send().await.is_err(), "moto answers this call with HTTP 500");
     let (logs, guard) = Logs::capture();
-    // Sent through SNS (moto), with the probe on: moto answers GetSMSSandboxAccountStatus with HTTP 500.
+    // Sent through SNS (moto), with the probe on.
     let app = wiring::build(&config(&[("SMS_PROBE", "on")]), &moto().sdk_config()).await.unwrap();
     for (i, name) in ["sign-up.json", "forgot-password.json", "authentication.json"].iter().enumerate() {
         let started = Instant::now();
         let result = app.handle(&sample(name)).await.unwrap();
         let took = started.elapsed();
         assert_eq!(result["outcome"], "sent", "{name}");
-        // With SDK retries the first event waits 0.7-1.5 s for the failing call; one attempt takes ~10 ms.
-        assert!(took < Duration::from_millis(500), "event {i} took {took:?}");
+        // With SDK retries the first event waits up to the 1.5 s probe budget for the failing call; one attempt
+        // takes milliseconds (the bound leaves room for a loaded machine; the attempt count is asserted in
+        // a_failing_probe_call_is_made_once_whatever_the_clients_retry). Later events probe nothing: cached.
+        let bound = if i == 0 { 1000 } else { 500 };
+        assert!(took < Duration::from_millis(bound), "event {i} took {took:?}");
     }
     drop(guard);
     // Moto also answers this SDK's CloudWatch protocol with 404: a probe failure of its own, not the send's.
