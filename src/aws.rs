@@ -79,9 +79,11 @@ impl Failure {
 
 /// Classifies a failed SDK call by the SDK's own error kind, then the service's error code, then the HTTP status.
 pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
+    if let Some(failure) = credentials_failure(err) {
+        return failure;
+    }
     match err {
         SdkError::TimeoutError(_) => return Failure::Unreachable("timeout".into()),
-        // A credentials failure (an AssumeRole refused, say) surfaces as a dispatch failure of the "user" kind.
         SdkError::DispatchFailure(d) if d.is_user() => return Failure::Denied("could not get credentials".into()),
         SdkError::DispatchFailure(d) if d.is_timeout() => return Failure::Unreachable("timeout".into()),
         SdkError::DispatchFailure(_) => return Failure::Unreachable("could not connect".into()),
@@ -97,6 +99,31 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
         c if SERVICE.contains(&c) || status >= 500 => Failure::Service(code),
         _ => Failure::Refused(code),
     }
+}
+
+/// How getting the call's credentials failed, when that is why it failed: the credentials provider's error
+/// travels in the dispatch failure's source chain. An STS `AssumeRole` failure (`SNS_CALLER_ARN`) is
+/// classified by its own code, so a refused role reads as denied and a throttled STS as throttled.
+pub fn credentials_failure<E>(err: &SdkError<E, HttpResponse>) -> Option<Failure> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let SdkError::DispatchFailure(d) = err else {
+        return None;
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = d.as_connector_error().map(|c| c as _);
+    let mut found = None;
+    while let Some(e) = source {
+        if let Some(sts) = e.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
+            return Some(match classify(sts) {
+                Failure::Refused(code) => Failure::Denied(format!("AssumeRole: {code}")),
+                other => other,
+            });
+        }
+        found =
+            found.or(e.downcast_ref::<CredentialsError>().map(|_| Failure::Denied("could not get credentials".into())));
+        source = e.source();
+    }
+    found
 }
 
 /// What one warm-up call found.

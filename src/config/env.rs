@@ -12,17 +12,38 @@ type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 /// A source of settings: the process environment, or a map in tests and local runs.
 pub struct Env<'a> {
     lookup: Lookup<'a>,
+    /// The names of the variables that are set, for the checks that refuse a name nothing reads.
+    names: Vec<String>,
 }
 
 impl<'a> Env<'a> {
     /// The process environment.
     pub fn process() -> Env<'static> {
-        Env::from_lookup(|k| std::env::var(k).ok())
+        Env::from_lookup(|k| std::env::var(k).ok()).with_process_names()
     }
 
-    /// Settings from `lookup`.
+    /// Settings from `lookup`, with no list of names (see [`Env::with_names`]).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String> + 'a) -> Self {
-        Env { lookup: Box::new(lookup) }
+        Env { lookup: Box::new(lookup), names: Vec::new() }
+    }
+
+    /// These settings, with `names` as the variables that are set.
+    pub fn with_names(self, names: impl IntoIterator<Item = String>) -> Self {
+        Env { names: names.into_iter().collect(), ..self }
+    }
+
+    /// These settings, with the process environment's variables as the names that are set.
+    pub fn with_process_names(self) -> Self {
+        self.with_names(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()))
+    }
+
+    /// The set (non-empty) variables whose name starts with `prefix`, sorted.
+    pub fn names_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.names.iter().filter(|n| n.starts_with(prefix) && self.get(n).is_some()).cloned().collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The value of `name`; empty or blank counts as unset.
@@ -90,5 +111,15 @@ mod tests {
         let err = e.seconds("E", 15, 10..=60).unwrap_err();
         assert_eq!(err.to_string(), "E: must be a whole number of seconds from 10 to 60");
         assert_eq!(e.parsed("D", |v| v.parse::<u8>().map_err(|e| e.to_string())), Ok(Some(30)));
+    }
+
+    #[test]
+    fn names_with_a_prefix_are_the_set_ones() {
+        let e = env(&[("P_B", "1"), ("P_A", "1"), ("P_EMPTY", ""), ("Q_A", "1")]);
+        assert!(e.names_with_prefix("P_").is_empty(), "no names without with_names");
+        let e = e.with_names(["P_B", "Q_A", "P_A", "P_EMPTY", "P_UNSET"].map(String::from));
+        assert_eq!(e.names_with_prefix("P_"), ["P_A", "P_B"]);
+        std::env::set_var("ENV_RS_TEST_NAME", "x");
+        assert!(Env::process().names_with_prefix("ENV_RS_TEST_").contains(&"ENV_RS_TEST_NAME".to_owned()));
     }
 }

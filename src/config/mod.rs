@@ -12,7 +12,8 @@ use crate::destination::region::{is_region_name, is_user_pool_id};
 use crate::destination::routing::Routes;
 use crate::gate::policy::{self, Mode, Policy, Rule};
 use crate::gate::source::{AppConfigSource, DEFAULT_REFRESH};
-use crate::message::catalogue::Catalogue;
+use crate::message::catalogue::{Catalogue, TEMPLATE_PREFIX};
+use crate::message::event::TriggerSource;
 use crate::toml_file::ENV_ORIGIN;
 pub use env::Env;
 
@@ -224,9 +225,28 @@ fn caller_role(env: &Env) -> Result<Option<CallerRole>, ConfigError> {
     Ok(Some(CallerRole { role_arn: arn, external_id }))
 }
 
+/// Refuses an `SMS_TEMPLATE_<SOURCE>` that names no trigger source: nothing would read it, and the message it
+/// was meant for would go out with the default wording.
+fn check_template_names(env: &Env) -> Result<(), ConfigError> {
+    let known: Vec<String> =
+        TriggerSource::KNOWN.iter().map(|s| format!("{TEMPLATE_PREFIX}{}", s.env_suffix())).collect();
+    let squash = |s: &str| s.replace('_', "").to_ascii_uppercase();
+    match env.names_with_prefix(TEMPLATE_PREFIX).into_iter().find(|n| !known.contains(n)) {
+        None => Ok(()),
+        Some(name) => {
+            let hint = match known.iter().find(|k| squash(k) == squash(&name)) {
+                Some(k) => format!("did you mean {k}?"),
+                None => format!("the names are {}", known.join(", ")),
+            };
+            Err(ConfigError::new(&name, format!("names no trigger source, so nothing would read it; {hint}")))
+        }
+    }
+}
+
 /// The message catalogue. Its errors are reported under the variable that named the file, and keep the
 /// file's own key; a setting's error names the setting.
 fn catalogue(env: &Env) -> Result<Catalogue, ConfigError> {
+    check_template_names(env)?;
     Catalogue::load(|k| env.get(k)).map_err(|e| {
         if e.origin == ENV_ORIGIN {
             ConfigError::new(&e.key, e.reason)
@@ -482,6 +502,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.routes.origin(), format!("{fixtures}/routes.toml"));
         assert!(c.catalogue.locales().any(|l| l == "pt-BR"));
+    }
+
+    #[test]
+    fn a_template_name_that_names_no_trigger_source_is_refused() {
+        let names = |vars: &[(&str, &str)]| vars.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>();
+        let read = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let env = Env::from_lookup(move |k| map.get(k).cloned()).with_names(names(vars));
+            Config::read(&env)
+        };
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let e = read(&[k, ("SMS_TEMPLATE_SIGNUP", "Hi {####}")]).unwrap_err();
+        assert_eq!(e.variable, "SMS_TEMPLATE_SIGNUP");
+        assert!(e.reason.ends_with("did you mean SMS_TEMPLATE_SIGN_UP?"), "{e}");
+        let e = read(&[k, ("SMS_TEMPLATE_WELCOME", "Hi {####}")]).unwrap_err();
+        assert!(e.reason.contains("the names are SMS_TEMPLATE_SIGN_UP, SMS_TEMPLATE_RESEND_CODE"), "{e}");
+        assert!(read(&[k, ("SMS_TEMPLATE_SIGNUP", "")]).is_ok(), "empty is unset");
+        assert!(read(&[k, ("SMS_TEMPLATE_SIGN_UP", "Hi {####}"), ("SMS_TEMPLATES_FILE", "")]).is_ok());
     }
 
     #[test]

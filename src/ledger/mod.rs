@@ -56,6 +56,11 @@ pub trait Ledger: Send + Sync {
     fn warm_up(&self) -> impl Future<Output = Check> + Send {
         async { Check::Skipped }
     }
+
+    /// Whether claims are recorded anywhere; `false` for no ledger, whose claims need no time.
+    fn records(&self) -> bool {
+        true
+    }
 }
 
 /// The key for one message: a hash of the encrypted code, or of the whole event when it has no code.
@@ -95,6 +100,10 @@ impl<L: Ledger> Ledger for Option<L> {
             Some(ledger) => ledger.warm_up().await,
             None => Check::Skipped,
         }
+    }
+
+    fn records(&self) -> bool {
+        self.as_ref().is_some_and(Ledger::records)
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Catalogue {
     max_sms_parts: usize,
 }
 
+/// The prefix of the settings that replace one trigger source's message: `SMS_TEMPLATE_<SOURCE>`.
+pub const TEMPLATE_PREFIX: &str = "SMS_TEMPLATE_";
+
 /// Settings lookup: `SMS_TEMPLATE…`, `SMS_VAR_…`, `MAX_SMS_PARTS`, `SMS_LOCALE_METADATA_KEY`. Empty values
 /// must already read as unset (the configuration's environment lookup does that).
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -323,13 +326,19 @@ fn default_locale(doc: &toml::Table, p: &TemplateParser, index: &HashMap<String,
 }
 
 /// `SMS_TEMPLATE_<SOURCE>`, else `SMS_TEMPLATE` (not for the takeover notice), replaces the default
-/// locale's message.
+/// locale's message. A refusal of `SMS_TEMPLATE` names the message it was refused for and the variable that
+/// gives that message its own wording.
 fn apply_overrides(default: &mut Locale, p: &TemplateParser) -> Result<(), FileError> {
     for source in TriggerSource::KNOWN {
-        let specific = format!("SMS_TEMPLATE_{}", source.env_suffix());
-        let general = source.carries_code().then(|| (p.lookup)("SMS_TEMPLATE").map(|t| ("SMS_TEMPLATE".to_owned(), t)));
-        if let Some((variable, text)) = (p.lookup)(&specific).map(|t| (specific, t)).or(general.flatten()) {
-            let template = p.parse(&text, &source).map_err(|r| FileError::new(ENV_ORIGIN, &variable, r))?;
+        let specific = format!("{TEMPLATE_PREFIX}{}", source.env_suffix());
+        if let Some(text) = (p.lookup)(&specific) {
+            let template = p.parse(&text, &source).map_err(|r| FileError::new(ENV_ORIGIN, &specific, r))?;
+            default.templates.insert(source, template);
+        } else if let Some(text) = source.carries_code().then(|| (p.lookup)("SMS_TEMPLATE")).flatten() {
+            let template = p.parse(&text, &source).map_err(|r| {
+                let reason = format!("{r} (as the {} message; set {specific} to word that one apart)", source.suffix());
+                FileError::new(ENV_ORIGIN, "SMS_TEMPLATE", reason)
+            })?;
             default.templates.insert(source, template);
         }
     }
@@ -791,6 +800,22 @@ AccountTakeOverNotification = "Unusual sign-in."
         }
         let e = Catalogue::load(env(&[("SMS_TEMPLATES_FILE", "/nonexistent/messages.toml")])).unwrap_err();
         assert_mistake(&e, "/nonexistent/messages.toml", "SMS_TEMPLATES_FILE", "cannot be read");
+    }
+
+    #[test]
+    fn a_general_template_refused_for_one_message_names_it() {
+        // Fits one part with an 8-digit code, not with the 16-character temporary password.
+        let general = format!("Code {{####}} {}", "x".repeat(125));
+        let e = Catalogue::load(env(&[("SMS_TEMPLATE", &general)])).unwrap_err();
+        assert_mistake(&e, ENV_ORIGIN, "SMS_TEMPLATE", "temporary password");
+        assert!(
+            e.reason.ends_with(
+                "(as the AdminCreateUser message; set SMS_TEMPLATE_ADMIN_CREATE_USER to word that one apart)"
+            ),
+            "{e}"
+        );
+        let apart = [("SMS_TEMPLATE", general.as_str()), ("SMS_TEMPLATE_ADMIN_CREATE_USER", "Password {####}")];
+        assert!(Catalogue::load(env(&apart)).is_ok());
     }
 
     #[test]

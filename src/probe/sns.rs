@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::Statistic;
 use aws_smithy_types::date_time::Format;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
 use aws_smithy_types::DateTime;
 
 use super::{Finding, Probe};
@@ -24,25 +26,41 @@ struct RegionState {
     failures_reported: HashSet<&'static str>,
 }
 
+/// What time it is, for the cache: the monotonic clock, or one a test moves.
+type Clock = Box<dyn Fn() -> Instant + Send + Sync>;
+
 /// The probe against real SNS and CloudWatch.
 pub struct SnsProbe {
     clients: Arc<RegionalClients>,
     cache_for: Duration,
     state: Mutex<HashMap<String, RegionState>>,
+    now: Clock,
 }
 
 /// New accounts' SMS spend limit when `MonthlySpendLimit` is not returned.
 const DEFAULT_SPEND_LIMIT_USD: f64 = 1.0;
 
+/// The longest one probe call may take. A refresh makes at most two calls one after the other (the sandbox
+/// status, then its verified numbers), so it ends, and is cached, within the event's probe budget
+/// (`sender::PROBE_BUDGET`, 1.5 s) even when every call times out.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(600);
+
 impl SnsProbe {
-    /// A probe through `clients`, reusing each Region's answers for `cache_for`.
+    /// A probe through `clients`, reusing each Region's answers (failures included) for `cache_for`.
     pub fn new(clients: Arc<RegionalClients>, cache_for: Duration) -> Self {
-        SnsProbe { clients, cache_for, state: Mutex::new(HashMap::new()) }
+        SnsProbe { clients, cache_for, state: Mutex::new(HashMap::new()), now: Box::new(Instant::now) }
+    }
+
+    /// This probe, reading the time from `now` (tests move it to see the cache expire).
+    pub fn with_clock(self, now: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        SnsProbe { now: Box::new(now), ..self }
     }
 
     fn cached(&self, region: &str) -> Option<RegionState> {
+        let now = (self.now)();
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.get(region).filter(|s| s.fetched.is_some_and(|t| t.elapsed() < self.cache_for)).cloned()
+        let fresh = |t: Instant| now.saturating_duration_since(t) < self.cache_for;
+        state.get(region).filter(|s| s.fetched.is_some_and(fresh)).cloned()
     }
 
     /// Asks SNS and CloudWatch for `region`'s state, side by side, and records it.
@@ -81,17 +99,19 @@ impl SnsProbe {
             }
         }
         let failures_reported = std::mem::take(&mut entry.failures_reported);
-        *entry = RegionState { fetched: Some(Instant::now()), failures_reported, ..fresh };
+        *entry = RegionState { fetched: Some((self.now)()), failures_reported, ..fresh };
         (entry.clone(), findings)
     }
 
     async fn sandbox(&self, region: &str) -> Result<bool, Failure> {
-        let out = self.clients.sns(region).get_sms_sandbox_account_status().send().await;
+        let call = self.clients.sns(region).get_sms_sandbox_account_status();
+        let out = call.customize().config_override(sns_once()).send().await;
         out.map(|o| o.is_in_sandbox).map_err(|e| classify(&e))
     }
 
     async fn verified_numbers(&self, region: &str) -> Result<HashSet<String>, Failure> {
-        let out = self.clients.sns(region).list_sms_sandbox_phone_numbers().send().await.map_err(|e| classify(&e))?;
+        let call = self.clients.sns(region).list_sms_sandbox_phone_numbers();
+        let out = call.customize().config_override(sns_once()).send().await.map_err(|e| classify(&e))?;
         Ok(out
             .phone_numbers
             .iter()
@@ -101,7 +121,8 @@ impl SnsProbe {
     }
 
     async fn spend_limit(&self, region: &str) -> Result<f64, Failure> {
-        let out = self.clients.sns(region).get_sms_attributes().attributes("MonthlySpendLimit").send().await;
+        let call = self.clients.sns(region).get_sms_attributes().attributes("MonthlySpendLimit");
+        let out = call.customize().config_override(sns_once()).send().await;
         let out = out.map_err(|e| classify(&e))?;
         let limit = out.attributes.as_ref().and_then(|a| a.get("MonthlySpendLimit")).and_then(|v| v.parse().ok());
         Ok(limit.unwrap_or(DEFAULT_SPEND_LIMIT_USD))
@@ -118,11 +139,31 @@ impl SnsProbe {
             .start_time(start_of_month())
             .end_time(DateTime::from(std::time::SystemTime::now()))
             .period(86_400)
+            .customize()
+            .config_override(cloudwatch_once())
             .send()
             .await
             .map_err(|e| classify(&e))?;
         Ok(out.datapoints().iter().filter_map(|d| d.maximum).fold(0.0, f64::max))
     }
+}
+
+/// One attempt within [`CALL_TIMEOUT`]: the probe runs beside a send and never waits for an SDK retry; what
+/// fails is cached like an answer and asked again when the cache expires.
+fn once() -> (RetryConfig, TimeoutConfig) {
+    let timeouts =
+        TimeoutConfig::builder().operation_timeout(CALL_TIMEOUT).operation_attempt_timeout(CALL_TIMEOUT).build();
+    (RetryConfig::disabled(), timeouts)
+}
+
+fn sns_once() -> aws_sdk_sns::config::Builder {
+    let (retry, timeouts) = once();
+    aws_sdk_sns::config::Builder::default().retry_config(retry).timeout_config(timeouts)
+}
+
+fn cloudwatch_once() -> aws_sdk_cloudwatch::config::Builder {
+    let (retry, timeouts) = once();
+    aws_sdk_cloudwatch::config::Builder::default().retry_config(retry).timeout_config(timeouts)
 }
 
 /// The answer of one probe call, or `None` with its failure noted under the permission it needs.

@@ -72,6 +72,8 @@ pub enum PublishError {
     InvalidParameter(String),
     #[error("not allowed to publish ({0}); the role needs sns:Publish on phone numbers (and sts:AssumeRole on SNS_CALLER_ARN when set)")]
     Denied(String),
+    #[error("the SNS caller role {0} (SNS_CALLER_ARN) could not be assumed: its trust policy must let this function's role call sts:AssumeRole, with SNS_EXTERNAL_ID as sts:ExternalId when set")]
+    CallerRoleRefused(String),
     #[error("SNS is throttling ({0})")]
     Throttled(String),
     #[error("SNS failed ({0})")]

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use aws_config::SdkConfig;
 
 use super::{MessageAttributes, PublishError, Publisher};
-use crate::aws::Check;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use crate::aws::{credentials_failure, Check, Failure};
 use crate::config::CallerRole;
 use crate::destination::phone::PhoneNumber;
 
@@ -16,23 +19,26 @@ type ClientFactory = Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatc
 pub struct RegionalClients {
     make: ClientFactory,
     clients: Mutex<HashMap<String, (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client)>>,
+    /// `SNS_CALLER_ARN`, when the clients publish with that role's credentials.
+    caller_role: Option<String>,
 }
 
 impl RegionalClients {
     /// Clients from the function's AWS config, with the caller role's credentials when one is set.
     pub async fn new(base: &SdkConfig, caller_role: Option<&CallerRole>) -> Self {
         let config = publishing_config(base, caller_role).await;
-        Self::from_factory(Box::new(move |region| {
+        let clients = Self::from_factory(Box::new(move |region| {
             let region = aws_config::Region::new(region.to_owned());
             let sns = aws_sdk_sns::config::Builder::from(&config).region(region.clone()).build();
             let cw = aws_sdk_cloudwatch::config::Builder::from(&config).region(region).build();
             (aws_sdk_sns::Client::from_conf(sns), aws_sdk_cloudwatch::Client::from_conf(cw))
-        }))
+        }));
+        RegionalClients { caller_role: caller_role.map(|r| r.role_arn.clone()), ..clients }
     }
 
     /// Clients from a factory, e.g. mocked clients in tests.
     pub fn from_factory(make: ClientFactory) -> Self {
-        RegionalClients { make, clients: Mutex::new(HashMap::new()) }
+        RegionalClients { make, clients: Mutex::new(HashMap::new()), caller_role: None }
     }
 
     fn get(&self, region: &str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) {
@@ -86,6 +92,16 @@ impl SnsPublisher {
     }
 }
 
+impl SnsPublisher {
+    /// Classifies a failed Publish; with `SNS_CALLER_ARN`, STS refusing the role is the role's own outcome.
+    fn error<E: ProvideErrorMetadata>(&self, err: &SdkError<E, HttpResponse>) -> PublishError {
+        match (&self.clients.caller_role, credentials_failure(err)) {
+            (Some(role), Some(Failure::Denied(_))) => PublishError::CallerRoleRefused(role.clone()),
+            _ => PublishError::from_sdk(err),
+        }
+    }
+}
+
 impl Publisher for SnsPublisher {
     async fn publish(
         &self,
@@ -98,7 +114,7 @@ impl Publisher for SnsPublisher {
         for (name, value) in attributes {
             request = request.message_attributes(*name, value.clone());
         }
-        let out = request.send().await.map_err(|e| PublishError::from_sdk(&e))?;
+        let out = request.send().await.map_err(|e| self.error(&e))?;
         Ok(out.message_id.unwrap_or_default())
     }
 

@@ -22,14 +22,17 @@ pub(super) struct Trace {
     pub country: Option<Country>,
     /// Rules in monitor mode that would have refused the message.
     pub would_block: Vec<Rule>,
+    /// The local outbox took the message: nothing was sent.
+    pub local_outbox: bool,
 }
 
 impl Trace {
-    /// `would_block` as one comma-separated field, when there is any.
+    /// The destination's ISO country code, when known.
     fn country(&self) -> Option<&str> {
         self.country.as_ref().map(|c| c.as_ref())
     }
 
+    /// `would_block` as one comma-separated field, when there is any.
     fn would_block(&self) -> Option<String> {
         (!self.would_block.is_empty())
             .then(|| self.would_block.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
@@ -64,7 +67,8 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             encoding = t.encoding,
             country = t.country(),
             would_block = t.would_block(),
-            "SMS handed to SNS"
+            "{}",
+            if t.local_outbox { "SMS would be sent: written to LOCAL_OUTBOX, not sent" } else { "SMS handed to SNS" }
         ),
         Err(SendError::Blocked { rule, reason }) => tracing::warn!(
             outcome = Outcome::Blocked.as_str(),

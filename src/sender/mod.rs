@@ -58,6 +58,8 @@ pub struct Settings {
     pub policy: Policy,
     /// The AppConfig profile the policy follows while the function runs.
     pub policy_appconfig: Option<AppConfigSource>,
+    /// `LOCAL_OUTBOX` is set: messages are written out, not sent, and the log says "would send".
+    pub local_outbox: bool,
 }
 
 impl Settings {
@@ -71,6 +73,7 @@ impl Settings {
             home_region: home_region.into(),
             policy: config.policy.clone(),
             policy_appconfig: config.policy_appconfig.clone(),
+            local_outbox: config.local_outbox.is_some(),
         }
     }
 
@@ -153,7 +156,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
     /// Handles one invocation within `deadline`. Returns `Err` only for failures worth a Lambda retry;
     /// everything else is acknowledged with its outcome, having been logged.
     pub async fn handle_until(&self, payload: &Value, deadline: Deadline) -> Result<Value, SendError> {
-        let mut trace = Trace::default();
+        let mut trace = Trace { local_outbox: self.settings.local_outbox, ..Trace::default() };
         let result = self.send(payload, deadline, &mut trace).await;
         log_outcome(&trace, &result);
         let tally = match &result {
@@ -235,6 +238,10 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
 
     /// Claims the message in the ledger, leasing it until the deadline (plus a second to write the outcome).
     async fn claim(&self, key: &str, deadline: Deadline) -> Result<Claim, SendError> {
+        if !self.ledger.records() {
+            // No table: nothing to claim, so no deadline can fail it (with an error naming an unset setting).
+            return Ok(Claim::Acquired);
+        }
         let lease_until =
             SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
         let claim = || self.ledger.claim(key, lease_until);

@@ -53,7 +53,13 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let ledger = config.state_table.as_ref().map(|table| DynamoLedger::new(dynamodb.clone(), &table.name, table.ttl));
     let counters = config.state_table.as_ref().map(|table| DynamoCounters::new(dynamodb, &table.name));
     for warning in config.routes.warnings() {
-        tracing::warn!(check = "routing", reason = %warning, "check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
+        // A local run sends nothing, so an origination identity cannot matter yet: said at DEBUG there, so a
+        // new user's first run shows nothing to fix. A deployed function says it at every start.
+        if config.local_outbox.is_some() {
+            tracing::debug!(check = "routing", reason = %warning, "when deployed: check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
+        } else {
+            tracing::warn!(check = "routing", reason = %warning, "check SMS_ROUTES_FILE / ORIGINATION_NUMBER");
+        }
     }
     Ok(Sender::new(decrypter, publisher, probe, ledger, counters, Settings::from_config(config, home_region)))
 }

@@ -14,10 +14,16 @@ from pathlib import Path
 from conftest import ROOT
 
 
-class RuntimeApi:
-    """Hands out queued events on GET /next and collects the function's answers."""
+def absolute_deadline() -> str:
+    """`Lambda-Runtime-Deadline-Ms` as Lambda sends it: milliseconds since the epoch, 10 s from now."""
+    return str(int(time.time() * 1000) + 10_000)
 
-    def __init__(self, events: list[dict]):
+
+class RuntimeApi:
+    """Hands out queued events on GET /next, each with `deadline()` as its `Lambda-Runtime-Deadline-Ms`, and
+    collects the function's answers."""
+
+    def __init__(self, events: list[dict], deadline=absolute_deadline):
         self.queue = list(events)
         self.answers: dict[str, tuple[str, dict]] = {}
         self.done = threading.Event()
@@ -39,7 +45,7 @@ class RuntimeApi:
                 request_id = f"req-{len(api.answers) + len(api.queue)}-{time.monotonic_ns()}"
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
+                self.send_header("Lambda-Runtime-Deadline-Ms", deadline())
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:sms")
                 self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
                 self.send_header("Content-Length", str(len(body)))
@@ -74,10 +80,12 @@ class RuntimeApi:
         return f"{host}:{port}"
 
 
-def invoke(binary: Path, events: list[dict], env: dict, stderr=subprocess.STDOUT) -> tuple[list[tuple[str, dict]], str]:
+def invoke(
+    binary: Path, events: list[dict], env: dict, stderr=subprocess.STDOUT, deadline=absolute_deadline
+) -> tuple[list[tuple[str, dict]], str]:
     """Starts `binary` under a fresh Runtime API with `env` (plus PATH and AWS_LAMBDA_RUNTIME_API), waits until it
     has answered every event (at most 60 s), stops it, and returns the answers (kind, payload) and its stdout."""
-    with RuntimeApi(events) as api:
+    with RuntimeApi(events, deadline) as api:
         full_env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": api.address, **env}
         proc = subprocess.Popen([str(binary)], env=full_env, stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT)
         deadline = time.monotonic() + 60

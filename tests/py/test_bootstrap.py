@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ def bootstrap() -> Path:
     return p
 
 
-def run(events: list[dict], tmp_path: Path, extra_env: dict | None = None) -> tuple[list[tuple[str, dict]], str, list[dict]]:
+def run(
+    events: list[dict], tmp_path: Path, extra_env: dict | None = None, **invoke_args
+) -> tuple[list[tuple[str, dict]], str, list[dict]]:
     outbox = tmp_path / "outbox.jsonl"
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": "sms",
@@ -45,7 +48,7 @@ def run(events: list[dict], tmp_path: Path, extra_env: dict | None = None) -> tu
         "METRICS": "off",
         **(extra_env or {}),
     }
-    answers, stdout = invoke(bootstrap(), events, env)
+    answers, stdout = invoke(bootstrap(), events, env, **invoke_args)
     sent = [json.loads(line) for line in outbox.read_text().splitlines()] if outbox.exists() else []
     return answers, stdout, sent
 
@@ -88,3 +91,50 @@ def test_nothing_secret_reaches_stdout_even_at_trace(tmp_path):
     assert "123456" not in stdout and "Tmp<Pass&1" not in stdout and "Tmp&lt;Pass" not in stdout
     assert not re.search(r"\+\d{8,}", stdout)
     assert e["request"]["code"][:40] not in stdout, "the raw event is not logged"
+
+
+def test_the_cargo_lambda_watch_recipe_sends(tmp_path):
+    """README: `cargo lambda watch`, then `cargo lambda invoke cognito-sms-sender --data-file events/sign-up.json`.
+    The watch server sends `Lambda-Runtime-Deadline-Ms` as a small relative value (milliseconds of timeout, not
+    a time since the epoch), and sets the development settings of `[package.metadata.lambda.env]`: the same
+    request and settings here must send."""
+    watch_env = dict(tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["metadata"]["lambda"]["env"])
+    watch_env["LOCAL_DEV_KEY_FILE"] = str(ROOT / watch_env["LOCAL_DEV_KEY_FILE"])
+    answers, stdout, sent = run([sample("sign-up.json")], tmp_path, watch_env | {"LOCAL_OUTBOX": str(tmp_path / "outbox.jsonl")}, deadline=lambda: "30000")
+    assert answers == [("response", {"outcome": "sent", "messageId": "local-outbox-1"})], stdout[-2000:]
+    assert "IDEMPOTENCY_TABLE" not in stdout, "no error names a setting that is not set"
+    assert len(sent) == 1
+
+
+def emf_by_event(stdout: str) -> list[tuple[str, list[dict]]]:
+    """Each outcome log line on stdout with the EMF documents written after it, before the next event's."""
+    events: list[tuple[str, list[dict]]] = []
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        doc = json.loads(line)
+        if "_aws" in doc and events:
+            events[-1][1].append(doc)
+        elif "outcome" in doc and "level" in doc:
+            events.append((doc["outcome"], []))
+    return events
+
+
+def test_metrics_are_written_after_every_event_with_its_outcome(tmp_path):
+    bad_phone = sample("forgot-password.json")
+    bad_phone["request"]["userAttributes"]["phone_number"] = "not a number"
+    events = [sample("sign-up.json"), bad_phone, sample("authentication.json")]
+    answers, stdout, _ = run(events, tmp_path, {"METRICS": "on", "METRICS_NAMESPACE": "SmsTest"})
+    assert len(answers) == 3, stdout[-2000:]
+    by_event = emf_by_event(stdout)
+    assert [outcome for outcome, _ in by_event] == ["sent", "invalid_phone_number", "sent"], stdout[-3000:]
+    for i, (outcome, docs) in enumerate(by_event):
+        assert docs, f"event {i} ({outcome}): no EMF document was flushed after it"
+        assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SmsTest" for d in docs)
+        rollup = [d for d in docs if d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service"]]]
+        assert len(rollup) == 1, f"event {i}: one Service-level document per event: {docs}"
+        counted = "Sent" if outcome == "sent" else "Failures"
+        assert rollup[0][counted] == 1, rollup
+        assert ("ColdStart" in rollup[0]) == (i == 0), "the cold start is counted with the first event only"
+        by_outcome = [d.get("Outcome") for d in docs if "Outcome" in d]
+        assert by_outcome == ([] if outcome == "sent" else [outcome, outcome]), docs
