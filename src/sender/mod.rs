@@ -21,6 +21,7 @@ use crate::destination::region::{is_region_name, pool_region, sns_region};
 use crate::destination::routing::{Route, Routes};
 use crate::ledger::{message_key, Claim, Ledger, LedgerError};
 use crate::message::catalogue::Catalogue;
+use crate::message::code::check_code;
 use crate::message::event::{truncate, CustomSmsSenderEvent, TriggerSource};
 use crate::message::sms_parts;
 use crate::message::template::{sign_in_name, unescape_password, Template};
@@ -248,7 +249,9 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         .await;
         metrics::record_latency(Stage::Decrypt, started.elapsed());
         let code = code?;
-        Ok(if *job.source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code })
+        let code = if *job.source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code };
+        check_code(job.source, &code)?;
+        Ok(code)
     }
 
     /// Publishes with retries; the probe runs beside, and what it finds is logged.
