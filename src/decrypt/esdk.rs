@@ -186,11 +186,12 @@ impl Decrypter for EsdkDecrypter {
 }
 
 /// Maps the Encryption SDK's error (Dafny-generated, only its Debug text is informative) to a cause.
-/// The Debug text carries SDK error codes and messages, never plaintext.
+/// The Debug text carries SDK error codes and messages, never plaintext. KMS errors appear by the SDK's Rust
+/// variant names, which spell KMS as `Kms` (`KmsInternalException` for KMS's `KMSInternalException`).
 fn classify(debug: &str) -> DecryptError {
     const TRANSIENT: [&str; 9] = [
         "ThrottlingException",
-        "KMSInternalException",
+        "KmsInternalException",
         "DependencyTimeoutException",
         "KeyUnavailableException",
         "DispatchFailure",
@@ -200,7 +201,7 @@ fn classify(debug: &str) -> DecryptError {
         "ServiceUnavailable",
     ];
     // A disabled key or one pending deletion refuses like a missing permission: the operator must act.
-    const KEY_STATE: [&str; 2] = ["DisabledException", "KMSInvalidStateException"];
+    const KEY_STATE: [&str; 2] = ["DisabledException", "KmsInvalidStateException"];
     if let Some(code) = TRANSIENT.iter().find(|c| debug.contains(*c)) {
         return DecryptError::KmsUnavailable((*code).to_owned());
     }
@@ -238,6 +239,11 @@ mod tests {
     #[test]
     fn classifies_sdk_errors() {
         assert_eq!(classify("… ThrottlingException …"), DecryptError::KmsUnavailable("ThrottlingException".into()));
+        // As the SDK writes them (a mocked KMS answering 500 KMSInternalException, and a key pending deletion).
+        let internal = "CollectionOfErrors { list: [TrentServiceError { error: KmsInternalException { error: KmsInternalException { message: Some(\"m\") } } }] }";
+        assert_eq!(classify(internal), DecryptError::KmsUnavailable("KmsInternalException".into()));
+        let pending = "TrentServiceError { error: KmsInvalidStateException { error: KmsInvalidStateException { message: None } } }";
+        assert_eq!(classify(pending), DecryptError::KmsDenied("KmsInvalidStateException".into()));
         assert_eq!(classify("AccessDeniedException"), DecryptError::KmsDenied("AccessDeniedException".into()));
         assert_eq!(
             classify("Encryption context does not match reproduced encryption context"),

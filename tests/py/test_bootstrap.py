@@ -88,3 +88,15 @@ def test_nothing_secret_reaches_stdout_even_at_trace(tmp_path):
     assert "123456" not in stdout and "Tmp<Pass&1" not in stdout and "Tmp&lt;Pass" not in stdout
     assert not re.search(r"\+\d{8,}", stdout)
     assert e["request"]["code"][:40] not in stdout, "the raw event is not logged"
+
+
+def test_a_deployed_function_refuses_the_local_outbox(tmp_path):
+    """LOCAL_OUTBOX with a KMS key (no development key) stops the function at init: a deployed function can
+    never write real codes to a file instead of sending them."""
+    deployed = {"LOCAL_DEV_KEY_FILE": "", "KMS_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/0f0f0f0f-1111-2222-3333-444444444444"}
+    answers, stdout, sent = run([sample("sign-up.json")], tmp_path, deployed)
+    assert answers == [] and sent == [], "no event is handled"
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    refusals = [l for l in lines if l.get("outcome") == "config_error"]
+    assert len(refusals) == 1, stdout[-2000:]
+    assert "LOCAL_OUTBOX" in refusals[0]["reason"] and "LOCAL_DEV_KEY_FILE" in refusals[0]["reason"], refusals
