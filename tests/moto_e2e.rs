@@ -338,6 +338,7 @@ async fn warm_up_opens_kms_sns_and_the_ledger_and_says_they_are_ready() {
     // The warm-up's GetItem key is never written: the table stays empty until an event is sent.
     let items = aws_sdk_dynamodb::Client::new(&moto().sdk_config()).scan().table_name(&table).send().await.unwrap();
     assert_eq!(items.count, 0);
+    logs.assert_clean(&[]);
 }
 
 #[tokio::test]
@@ -357,6 +358,7 @@ async fn warm_up_finds_a_disabled_key_and_a_missing_table_before_any_event() {
     let line = logs.outcomes().into_iter().find(|l| l["outcome"] == "warm_up").expect("one warm_up line");
     assert_eq!((line["level"].as_str(), line["kms"].as_str()), (Some("WARN"), Some("unusable")));
     assert!(line["kms_reason"].as_str().is_some_and(|r| r.contains("KMS_KEY_ARN")), "{line}");
+    logs.assert_clean(&[]);
 }
 
 #[tokio::test]
