@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::Mutex;
 
+use aws_esdk::material_providers::types::keyring::KeyringRef;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
@@ -51,7 +52,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let keyring = esdk::dev_keyring(&[1; 32]).await.unwrap();
-    let other = esdk::dev_keyring(&[2; 32]).await.unwrap();
+    let other = raw_keyring("another-namespace", "another-key").await;
     Fixture {
         good_code: encrypt_code(&keyring, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
         other_key_code: encrypt_code(&other, POOL, CODE.as_bytes(), Suite::Cognito).await.unwrap(),
@@ -60,7 +61,7 @@ async fn fixture() -> Fixture {
             .await
             .unwrap(),
         sender: Sender::new(
-            EsdkDecrypter::new(keyring).await.unwrap(),
+            EsdkDecrypter::for_dev_key(&[1; 32]).await.unwrap(),
             Recorder::default(),
             None,
             None,
@@ -68,6 +69,24 @@ async fn fixture() -> Fixture {
             common::dev_settings(&[]),
         ),
     }
+}
+
+/// A raw AES keyring under another name than the development key's: a message made with it names another key.
+async fn raw_keyring(namespace: &str, name: &str) -> KeyringRef {
+    let mpl = aws_esdk::material_providers::client::Client::from_conf(
+        aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig::builder()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    mpl.create_raw_aes_keyring()
+        .key_namespace(namespace)
+        .key_name(name)
+        .wrapping_key(aws_smithy_types::Blob::new(vec![2; 32]))
+        .wrapping_alg(aws_esdk::material_providers::types::AesWrappingAlg::AlgAes256GcmIv12Tag16)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn event_with(code: Option<&str>) -> Value {
@@ -278,7 +297,8 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Value, &'static str)> {
         ("flipped bit: header message id", event_with(Some(&flip(good, p.message_id))), "invalid_ciphertext"),
         ("flipped bit: header encryption context", event_with(Some(&flip(good, p.context + 4))), "invalid_ciphertext"),
         ("flipped bit: EDK provider info", event_with(Some(&flip(good, p.edk_provider_info))), "wrong_kms_key"),
-        ("flipped bit: encrypted data key", event_with(Some(&flip(good, p.edk_ciphertext + 3))), "wrong_kms_key"),
+        // The message still names this function's key: damage, not a wrong key.
+        ("flipped bit: encrypted data key", event_with(Some(&flip(good, p.edk_ciphertext + 3))), "invalid_ciphertext"),
         ("flipped bit: header auth tag", event_with(Some(&flip(good, p.header_tag))), "invalid_ciphertext"),
         ("flipped bit: frame IV", event_with(Some(&flip(good, p.frame_iv))), "invalid_ciphertext"),
         ("flipped bit: frame content", event_with(Some(&flip(good, p.frame_content))), "invalid_ciphertext"),

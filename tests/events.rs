@@ -1,5 +1,8 @@
 //! The event model against fixture JSON: the samples in events/ and shapes seen in real captures.
 
+// For its log capture: every line these tests log is scanned for secrets.
+mod common;
+
 use cognito_sms_sender::message::event::{CustomSmsSenderEvent, EventError, TriggerSource};
 use serde_json::{json, Value};
 

@@ -132,6 +132,27 @@ async fn kms_access_denied_is_not_retried() {
     assert_eq!(decrypt.num_calls(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_failing_until_the_deadline_is_kms_unavailable_and_retried_by_lambda() {
+    let (logs, _guard) = Logs::capture();
+    let decrypt = mock!(aws_sdk_kms::Client::decrypt)
+        .sequence()
+        .http_status(500, kms_error("KMSInternalException"))
+        .repeatedly()
+        .build();
+    let (ciphertext, decrypter) = mocked_kms(&decrypt).await;
+    let publish = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m").build());
+    let s = sender(decrypter, SnsPublisher::new(sns_clients(&[&publish])), None::<DynamoLedger>);
+    let err = s.handle_until(&event(&ciphertext), Deadline::after(Duration::from_millis(1500))).await.unwrap_err();
+    assert_eq!((err.outcome().as_str(), err.is_transient()), ("kms_unavailable", true));
+    assert!(decrypt.num_calls() >= 2, "retried in-process: {}", decrypt.num_calls());
+    assert_eq!(publish.num_calls(), 0);
+    let lines = logs.outcomes();
+    assert_eq!((lines.len(), lines[0]["outcome"].as_str()), (1, Some("kms_unavailable")));
+    assert_eq!(lines[0]["retry"], true);
+    logs.assert_clean(&["ZXQ810000", PHONE]);
+}
+
 #[tokio::test]
 async fn sns_throttled_three_times_then_fine_sends_once() {
     let publish = mock!(aws_sdk_sns::Client::publish)

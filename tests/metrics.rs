@@ -209,9 +209,6 @@ fn no_phone_number_or_code_reaches_a_dimension() {
             }
         }
     }
-    // The same output goes through the suite-wide log scan.
-    let logs = common::Logs::default();
-    let mut sink = logs.clone();
-    std::io::Write::write_all(&mut sink, text.as_bytes()).unwrap();
-    logs.assert_clean(&[code, phone]);
+    // And in every other form the secret scan knows.
+    common::assert_clean_text(&text, &[code, phone]);
 }

@@ -11,6 +11,8 @@ use base64::Engine;
 use cognito_sms_sender::aws::Check;
 use cognito_sms_sender::config::{CallerRole, Config};
 use cognito_sms_sender::decrypt::esdk::{self, EsdkDecrypter};
+use cognito_sms_sender::decrypt::header::data_key_providers;
+use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
 use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 use cognito_sms_sender::dev::sample::sample_event;
 use cognito_sms_sender::gate::dynamodb::DynamoCounters;
@@ -203,6 +205,59 @@ async fn codes_for_another_pool_or_key_or_altered_are_refused() {
         .await;
 }
 
+/// `message` with one bit flipped in the middle of its first encrypted data key (the wrapped key itself).
+fn with_damaged_data_key(message: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(message).unwrap();
+    let keys = data_key_providers(&bytes).expect("a readable header");
+    let (_, info) = keys[0];
+    // The wrapped key follows the provider info and its own 2-byte length.
+    let wrapped_at = info.as_ptr() as usize - bytes.as_ptr() as usize + info.len() + 2;
+    let len = usize::from(u16::from_be_bytes([bytes[wrapped_at - 2], bytes[wrapped_at - 1]]));
+    bytes[wrapped_at + len / 2] ^= 0x01;
+    b64.encode(bytes)
+}
+
+#[tokio::test]
+async fn a_damaged_data_key_under_this_key_is_a_damaged_code_not_a_wrong_key() {
+    let key = moto().create_key().await;
+    let app = app_for(&key).await;
+    let code = "ZXQ135246";
+    let damaged = with_damaged_data_key(&encrypt(&key, POOL, code, Suite::Cognito).await);
+    let phone = "+12065552201";
+    let e = event(&TriggerSource::SignUp, POOL, phone, Some(damaged));
+    assert_refused(&app, e, phone, "invalid_ciphertext", &[code]).await;
+
+    // The development key tells them apart the same way (by its namespace and name).
+    let dev_key = [5; 32];
+    let dev = EsdkDecrypter::for_dev_key(&dev_key).await.unwrap();
+    let keyring = esdk::dev_keyring(&dev_key).await.unwrap();
+    let damaged = with_damaged_data_key(&encrypt_code(&keyring, POOL, code.as_bytes(), Suite::Cognito).await.unwrap());
+    assert_eq!(dev.decrypt(&damaged, POOL).await.unwrap_err(), DecryptError::InvalidMessage);
+}
+
+#[tokio::test]
+async fn a_code_cognito_would_never_send_is_refused_not_sent() {
+    let key = moto().create_key().await;
+    let app = app_for(&key).await;
+    let cases: [(&TriggerSource, &[u8], &str); 6] = [
+        (&TriggerSource::SignUp, b"", "invalid_code"),
+        (&TriggerSource::Authentication, b"ZXQ 12345", "invalid_code"),
+        (&TriggerSource::ForgotPassword, b"ZXQ123456\n<a href=x>", "invalid_code"),
+        (&TriggerSource::AdminCreateUser, b"", "invalid_code"),
+        (&TriggerSource::AdminCreateUser, b"ZXQ\x1b[2Jpass", "invalid_code"),
+        (&TriggerSource::SignUp, b"ZXQ\xff\xfe123", "invalid_plaintext"),
+    ];
+    for (n, (source, plaintext, want)) in cases.into_iter().enumerate() {
+        let kms = aws_sdk_kms::Client::new(&moto().sdk_config());
+        let keyring = esdk::kms_keyring(&key, kms).await.unwrap();
+        let ciphertext = encrypt_code(&keyring, POOL, plaintext, Suite::Cognito).await.unwrap();
+        let phone = format!("+1206555{:04}", 2210 + n);
+        let shown = String::from_utf8_lossy(plaintext).into_owned();
+        assert_refused(&app, event(source, POOL, &phone, Some(ciphertext)), &phone, want, &[&shown]).await;
+    }
+}
+
 #[tokio::test]
 async fn bad_events_are_refused_clearly() {
     let key = moto().create_key().await;
@@ -285,6 +340,7 @@ async fn warm_up_opens_kms_sns_and_the_ledger_and_says_they_are_ready() {
     // The warm-up's GetItem key is never written: the table stays empty until an event is sent.
     let items = aws_sdk_dynamodb::Client::new(&moto().sdk_config()).scan().table_name(&table).send().await.unwrap();
     assert_eq!(items.count, 0);
+    logs.assert_clean(&[]);
 }
 
 #[tokio::test]
@@ -304,6 +360,7 @@ async fn warm_up_finds_a_disabled_key_and_a_missing_table_before_any_event() {
     let line = logs.outcomes().into_iter().find(|l| l["outcome"] == "warm_up").expect("one warm_up line");
     assert_eq!((line["level"].as_str(), line["kms"].as_str()), (Some("WARN"), Some("unusable")));
     assert!(line["kms_reason"].as_str().is_some_and(|r| r.contains("KMS_KEY_ARN")), "{line}");
+    logs.assert_clean(&[]);
 }
 
 #[tokio::test]

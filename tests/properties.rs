@@ -1,5 +1,8 @@
 //! Property tests: event parsing, template filling, phone handling and Region choice hold for any input.
 
+// For its log capture: every line these tests log is scanned for secrets.
+mod common;
+
 use cognito_sms_sender::destination::phone::{mask, PhoneNumber};
 use cognito_sms_sender::destination::region::{is_region_name, sns_region};
 use cognito_sms_sender::message::event::CustomSmsSenderEvent;

@@ -155,6 +155,8 @@ async fn publish_errors_are_classified_and_only_transient_ones_retried() {
         (sns_error(400, "Throttling", "Rate exceeded"), "sns_throttled", true),
         (sns_error(500, "InternalError", "oops"), "sns_service_error", true),
         (sns_error(502, "", ""), "sns_service_error", true),
+        // Any other refusal: SNS's own code, not retried.
+        (sns_error(400, "KMSDisabled", "The request was rejected: KMS key disabled"), "sns_rejected", false),
     ];
     for (rule, want, transient) in cases {
         let (logs, _guard) = Logs::capture();

@@ -166,6 +166,7 @@ fn the_control_message_is_ignored() {
     assert_eq!(report, watcher::BatchReport::default());
     assert!(emf().is_empty());
     assert!(logs.outcomes().is_empty());
+    logs.assert_clean(&NUMBERS);
 }
 
 #[test]

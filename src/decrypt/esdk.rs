@@ -12,6 +12,7 @@ use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use base64::Engine;
 use zeroize::Zeroizing;
 
+use super::header::OwnKey;
 use super::{DecryptError, Decrypter, POOL_CONTEXT_KEY};
 use crate::aws::{Check, ACCESS_DENIED};
 
@@ -26,6 +27,9 @@ pub struct EsdkDecrypter {
     cmm: CryptographicMaterialsManagerRef,
     /// The KMS client the keyring uses and the key's ARN, for [`Decrypter::warm_up`].
     key_check: Option<(aws_sdk_kms::Client, String)>,
+    /// The keyring's key, when known: a message whose data key it wrapped but that does not decrypt is
+    /// damaged, not made under another key.
+    own_key: Option<OwnKey>,
 }
 
 /// Why the decrypter could not be built (a configuration problem).
@@ -93,7 +97,20 @@ impl EsdkDecrypter {
     pub async fn new(keyring: KeyringRef) -> Result<Self, CryptoInitError> {
         let cmm =
             mpl()?.create_default_cryptographic_materials_manager().keyring(keyring).send().await.map_err(init_err)?;
-        Ok(EsdkDecrypter { esdk: esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?, cmm, key_check: None })
+        let esdk = esdk_client(EsdkCommitmentPolicy::RequireEncryptAllowDecrypt)?;
+        Ok(EsdkDecrypter { esdk, cmm, key_check: None, own_key: None })
+    }
+
+    /// The decrypter of a deployed function: a strict keyring for `key_arn` through `kms`, checked at warm-up.
+    pub async fn for_kms_key(key_arn: &str, kms: aws_sdk_kms::Client) -> Result<Self, CryptoInitError> {
+        let decrypter = Self::new(kms_keyring(key_arn, kms.clone()).await?).await?;
+        Ok(EsdkDecrypter { own_key: Some(OwnKey::kms(key_arn)), ..decrypter.with_key_check(kms, key_arn) })
+    }
+
+    /// The decrypter of local runs: the public development key.
+    pub async fn for_dev_key(key: &[u8; 32]) -> Result<Self, CryptoInitError> {
+        let decrypter = Self::new(dev_keyring(key).await?).await?;
+        Ok(EsdkDecrypter { own_key: Some(OwnKey::raw_aes(DEV_KEY_NAMESPACE, DEV_KEY_NAME)), ..decrypter })
     }
 
     /// Warms up with `DescribeKey` on `key_arn` through `kms`, which must be the client the keyring was
@@ -101,6 +118,19 @@ impl EsdkDecrypter {
     pub fn with_key_check(mut self, kms: aws_sdk_kms::Client, key_arn: impl Into<String>) -> Self {
         self.key_check = Some((kms, key_arn.into()));
         self
+    }
+}
+
+impl EsdkDecrypter {
+    /// A message whose data key names this function's key but still does not decrypt was damaged (its
+    /// wrapped key altered): bad input, not a message made under another key.
+    fn reclassify(&self, error: DecryptError, ciphertext: &[u8]) -> DecryptError {
+        match (&error, &self.own_key) {
+            (DecryptError::WrongKey, Some(own)) if own.wrapped_a_data_key_of(ciphertext) => {
+                DecryptError::InvalidMessage
+            }
+            _ => error,
+        }
     }
 }
 
@@ -112,7 +142,7 @@ impl Decrypter for EsdkDecrypter {
         let out = self
             .esdk
             .decrypt()
-            .ciphertext(ciphertext)
+            .ciphertext(ciphertext.clone())
             .materials_manager(self.cmm.clone())
             .encryption_context(context)
             .send()
@@ -120,7 +150,7 @@ impl Decrypter for EsdkDecrypter {
             .map_err(|e| {
                 let detail = format!("{e:?}");
                 tracing::debug!(esdk_error = %detail, "decrypt failed");
-                classify(&detail)
+                self.reclassify(classify(&detail), &ciphertext)
             })?;
         let plaintext = Zeroizing::new(out.plaintext.map(|b| b.into_inner()).unwrap_or_default());
         let text = std::str::from_utf8(&plaintext).map_err(|_| DecryptError::NotText)?;
@@ -156,11 +186,12 @@ impl Decrypter for EsdkDecrypter {
 }
 
 /// Maps the Encryption SDK's error (Dafny-generated, only its Debug text is informative) to a cause.
-/// The Debug text carries SDK error codes and messages, never plaintext.
+/// The Debug text carries SDK error codes and messages, never plaintext. KMS errors appear by the SDK's Rust
+/// variant names, which spell KMS as `Kms` (`KmsInternalException` for KMS's `KMSInternalException`).
 fn classify(debug: &str) -> DecryptError {
     const TRANSIENT: [&str; 9] = [
         "ThrottlingException",
-        "KMSInternalException",
+        "KmsInternalException",
         "DependencyTimeoutException",
         "KeyUnavailableException",
         "DispatchFailure",
@@ -170,7 +201,7 @@ fn classify(debug: &str) -> DecryptError {
         "ServiceUnavailable",
     ];
     // A disabled key or one pending deletion refuses like a missing permission: the operator must act.
-    const KEY_STATE: [&str; 2] = ["DisabledException", "KMSInvalidStateException"];
+    const KEY_STATE: [&str; 2] = ["DisabledException", "KmsInvalidStateException"];
     if let Some(code) = TRANSIENT.iter().find(|c| debug.contains(*c)) {
         return DecryptError::KmsUnavailable((*code).to_owned());
     }
@@ -208,6 +239,11 @@ mod tests {
     #[test]
     fn classifies_sdk_errors() {
         assert_eq!(classify("… ThrottlingException …"), DecryptError::KmsUnavailable("ThrottlingException".into()));
+        // As the SDK writes them (a mocked KMS answering 500 KMSInternalException, and a key pending deletion).
+        let internal = "CollectionOfErrors { list: [TrentServiceError { error: KmsInternalException { error: KmsInternalException { message: Some(\"m\") } } }] }";
+        assert_eq!(classify(internal), DecryptError::KmsUnavailable("KmsInternalException".into()));
+        let pending = "TrentServiceError { error: KmsInvalidStateException { error: KmsInvalidStateException { message: None } } }";
+        assert_eq!(classify(pending), DecryptError::KmsDenied("KmsInvalidStateException".into()));
         assert_eq!(classify("AccessDeniedException"), DecryptError::KmsDenied("AccessDeniedException".into()));
         assert_eq!(
             classify("Encryption context does not match reproduced encryption context"),

@@ -6,6 +6,7 @@
 //! (<https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-sms-sender.html>).
 
 pub mod esdk;
+pub mod header;
 
 use std::future::Future;
 

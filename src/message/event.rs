@@ -192,10 +192,25 @@ pub enum EventError {
     MissingUserPoolId,
 }
 
+/// A serde message with the value it found left out: "invalid type: integer `12065550100`, expected a
+/// string" quotes a phone number sent as a number, or a code. The kind of value and what was expected stay.
+fn without_values(message: &str) -> String {
+    let Some(label) = ["invalid type", "invalid value", "unknown variant"].into_iter().find(|l| message.starts_with(l))
+    else {
+        return message.to_owned();
+    };
+    let rest = message[label.len()..].trim_start_matches([':', ' ']);
+    let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+    let kind = found.split(['`', '"']).next().unwrap_or("").trim_end();
+    let kind = if kind.is_empty() { String::new() } else { format!(": {kind}") };
+    let expected = if expected.is_empty() { String::new() } else { format!(", expected {expected}") };
+    format!("{label}{kind}{expected}")
+}
+
 impl CustomSmsSenderEvent {
-    /// Parses the JSON payload. serde_json's messages name a position and an expected type, never the value.
+    /// Parses the JSON payload. The error names what was expected, never the value found ([`without_values`]).
     pub fn from_json(payload: &serde_json::Value) -> Result<Self, EventError> {
-        Self::deserialize(payload).map_err(|e| EventError::Malformed(e.to_string()))
+        Self::deserialize(payload).map_err(|e| EventError::Malformed(without_values(&e.to_string())))
     }
 
     /// Checks what every later step relies on and returns the known trigger source and pool id.
@@ -225,5 +240,29 @@ pub fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_kind_found_and_what_was_expected_never_the_value() {
+        let number = serde_json::json!({"request": {"userAttributes": {"phone_number": 12065550100u64}}});
+        let EventError::Malformed(reason) = CustomSmsSenderEvent::from_json(&number).unwrap_err() else {
+            panic!("malformed")
+        };
+        assert_eq!(reason, "invalid type: integer, expected a string");
+        let cases = [
+            ("invalid type: string \"+12065550100\", expected a map", "invalid type: string, expected a map"),
+            ("invalid value: integer `424242`, expected a code", "invalid value: integer, expected a code"),
+            ("unknown variant `ZXQ123`, expected one of `a`, `b`", "unknown variant, expected one of `a`, `b`"),
+            ("invalid type: floating point `1.5`", "invalid type: floating point"),
+            ("missing field `request`", "missing field `request`"),
+        ];
+        for (serde, shown) in cases {
+            assert_eq!(without_values(serde), shown);
+        }
     }
 }

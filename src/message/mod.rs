@@ -2,6 +2,7 @@
 //! locale, and how many SMS parts a text takes. Plain code: it imports only [`crate::toml_file`].
 
 pub mod catalogue;
+pub mod code;
 pub mod event;
 pub mod sms_parts;
 pub mod template;

@@ -25,6 +25,7 @@ use crate::gate::source::{AppConfigSource, PolicySource};
 use crate::gate::{self, Counted, Counters, Subject};
 use crate::ledger::{message_key, Claim, Ledger, LedgerError};
 use crate::message::catalogue::{self, Catalogue};
+use crate::message::code::check_code;
 use crate::message::event::{truncate, CustomSmsSenderEvent, TriggerSource};
 use crate::message::sms_parts;
 use crate::message::template::{sign_in_name, unescape_password, Template};
@@ -348,7 +349,9 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         .await;
         metrics::record_latency(Stage::Decrypt, started.elapsed());
         let code = code?;
-        Ok(if *job.source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code })
+        let code = if *job.source == TriggerSource::AdminCreateUser { unescape_password(&code) } else { code };
+        check_code(job.source, &code)?;
+        Ok(code)
     }
 
     /// Publishes with retries; the probe runs beside, and what it finds is logged.

@@ -5,6 +5,7 @@ use crate::destination::phone::PhoneError;
 use crate::gate::policy::Rule;
 use crate::gate::CounterError;
 use crate::ledger::LedgerError;
+use crate::message::code::CodeError;
 use crate::message::event::EventError;
 use crate::publish::PublishError;
 
@@ -56,6 +57,8 @@ outcomes! {
     KmsAccessDenied => "kms_access_denied",
     KmsUnavailable => "kms_unavailable",
     InvalidPlaintext => "invalid_plaintext",
+    /// The code decrypted, but it is not one Cognito sends (empty, or not a code: [`crate::message::code`]).
+    InvalidCode => "invalid_code",
     SnsInvalidPhoneNumber => "sns_invalid_phone_number",
     SnsInvalidParameter => "sns_invalid_parameter",
     SnsAccessDenied => "sns_access_denied",
@@ -100,6 +103,8 @@ pub enum SendError {
     #[error(transparent)]
     Decrypt(#[from] DecryptError),
     #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error(transparent)]
     Publish(#[from] PublishError),
     #[error("another invocation is sending this message now; Lambda will retry this one and find it sent")]
     InProgressElsewhere,
@@ -125,6 +130,7 @@ impl SendError {
             SendError::Phone(PhoneError::NotE164 { .. }) => Outcome::InvalidPhoneNumber,
             SendError::MissingCode(_) => Outcome::MissingCode,
             SendError::Decrypt(e) => decrypt_outcome(e),
+            SendError::Code(_) => Outcome::InvalidCode,
             SendError::Publish(e) => publish_outcome(e),
             SendError::InProgressElsewhere => Outcome::DuplicateInProgress,
             SendError::Ledger(_) => Outcome::IdempotencyUnavailable,
@@ -151,6 +157,7 @@ impl SendError {
             SendError::Event(_)
                 | SendError::Phone(_)
                 | SendError::MissingCode(_)
+                | SendError::Code(_)
                 | SendError::Decrypt(DecryptError::NotBase64 | DecryptError::InvalidMessage | DecryptError::NotText)
                 | SendError::Publish(PublishError::InvalidNumber)
         )
@@ -214,6 +221,7 @@ mod tests {
             SendError::Decrypt(DecryptError::KmsDenied("x".into())),
             SendError::Decrypt(DecryptError::KmsUnavailable("x".into())),
             SendError::Decrypt(DecryptError::NotText),
+            SendError::Code(CodeError::NotAPassword),
             SendError::Publish(PublishError::InvalidNumber),
             SendError::Publish(PublishError::InvalidParameter("x".into())),
             SendError::Publish(PublishError::Denied("x".into())),

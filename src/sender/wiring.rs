@@ -67,17 +67,13 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
 /// The decrypter for the configured key: the KMS key (checked at warm-up), or the public development key.
 async fn decrypter(config: &Config, sdk: &SdkConfig) -> Result<EsdkDecrypter, InitError> {
     match &config.key {
-        KeySource::Kms { key_arn } => {
-            let kms = aws_sdk_kms::Client::new(sdk);
-            let keyring = esdk::kms_keyring(key_arn, kms.clone()).await?;
-            Ok(EsdkDecrypter::new(keyring).await?.with_key_check(kms, key_arn.clone()))
-        }
+        KeySource::Kms { key_arn } => Ok(EsdkDecrypter::for_kms_key(key_arn, aws_sdk_kms::Client::new(sdk)).await?),
         KeySource::LocalDev { path } => {
             tracing::warn!(path = %path, "using the PUBLIC development key: for local runs only, never deploy with LOCAL_DEV_KEY_FILE");
             let dev_key_err = |reason: String| InitError::DevKey { path: path.clone(), reason };
             let text = std::fs::read_to_string(path).map_err(|e| dev_key_err(e.to_string()))?;
             let key = esdk::read_dev_key(&text).map_err(|e| dev_key_err(e.to_string()))?;
-            Ok(EsdkDecrypter::new(esdk::dev_keyring(&key).await?).await?)
+            Ok(EsdkDecrypter::for_dev_key(&key).await?)
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let root = env!("CARGO_MANIFEST_DIR");
-        let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
+        let python = python();
         let mut child = Command::new(&python)
             .arg(format!("{root}/tests/moto_server.py"))
             .stdin(Stdio::piped())
@@ -106,18 +106,55 @@ impl Moto {
     }
 }
 
+/// The Python of .venv (or `MOTO_PYTHON`), which runs moto and the secret scan.
+fn python() -> String {
+    std::env::var("MOTO_PYTHON").unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Where this test process's log lines and named secrets go, for scripts/test's scan of the whole suite
+/// (`TEST_LOG_DIR` moves them, for the capture's own tests in tests/log_capture.rs).
+fn suite_log(extension: &str) -> std::path::PathBuf {
+    let default = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs");
+    let dir = std::env::var_os("TEST_LOG_DIR").map_or(default, std::path::PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir.join(format!("{}.{extension}", std::process::id()))
+}
+
+/// Appends to `file`, failing the test that logged if the line cannot be kept: a lost line is an unscanned one.
+fn append(file: &Mutex<std::fs::File>, buf: &[u8]) {
+    let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+    f.write_all(buf).unwrap_or_else(|e| panic!("cannot write the test log file: {e}"));
+}
+
+/// Every log line of this process, from every thread, kept in one file for the suite's scan.
+fn process_log() -> &'static Mutex<std::fs::File> {
+    static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+    FILE.get_or_init(|| Mutex::new(open_append(&suite_log("jsonl"))))
+}
+
+/// The lines logged by threads that are not capturing (runtime workers, blocking tasks, hyper's connection
+/// tasks), so a capture can be checked against what its test set off on other threads too.
+static OTHER_THREADS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Installs the logging of every test binary that has `mod common` before any test runs: TRACE, with the
+/// function's caps on the runtime and SDK, in its JSON format, from every thread, so no test's lines escape
+/// the scan.
+#[ctor::ctor]
+fn install_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_env_filter(cognito_sms_sender::telemetry::logging::filter_for("trace"))
+        .with_writer(|| LineWriter)
+        .init();
+}
+
 /// Log lines captured from the current thread while the guard lives.
 #[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+pub struct Logs {
+    lines: Arc<Mutex<Vec<u8>>>,
+    /// Where [`OTHER_THREADS`] stood when the capture began.
+    others_from: usize,
 }
 
 thread_local! {
@@ -133,16 +170,20 @@ impl Drop for CaptureGuard {
     }
 }
 
-/// Writes to the capturing buffer of the thread that logs, if any.
-struct ThreadWriter;
+/// Writes each line to the process's log file, and to the capture of the thread that logs (or, for a thread
+/// that is not capturing, to [`OTHER_THREADS`]).
+struct LineWriter;
 
-impl Write for ThreadWriter {
+impl Write for LineWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CURRENT.with(|c| {
-            if let Some(logs) = c.borrow_mut().as_mut() {
-                let _ = logs.write(buf);
-            }
-        });
+        append(process_log(), buf);
+        let captured = CURRENT.with(|c| c.borrow().as_ref().map(|logs| logs.lines.clone()));
+        let mut sink = match &captured {
+            Some(lines) => lines.lock(),
+            None => OTHER_THREADS.lock(),
+        }
+        .unwrap_or_else(|p| p.into_inner());
+        sink.extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -151,26 +192,17 @@ impl Write for ThreadWriter {
 }
 
 impl Logs {
-    /// Starts capturing this thread's logs at the most verbose level the function allows (TRACE, with its
-    /// caps on the runtime and SDK), in its JSON format. One global subscriber serves the whole test binary,
-    /// so every callsite is enabled whatever test runs first.
+    /// Starts capturing this thread's log lines (every thread's lines are in the process's log file anyway).
     pub fn capture() -> (Logs, CaptureGuard) {
-        static INIT: OnceLock<()> = OnceLock::new();
-        INIT.get_or_init(|| {
-            tracing_subscriber::fmt()
-                .json()
-                .flatten_event(true)
-                .with_env_filter(cognito_sms_sender::telemetry::logging::filter_for("trace"))
-                .with_writer(|| ThreadWriter)
-                .init();
-        });
-        let logs = Logs::default();
+        let others_from = OTHER_THREADS.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let logs = Logs { lines: Arc::default(), others_from };
         CURRENT.with(|c| *c.borrow_mut() = Some(logs.clone()));
         (logs, CaptureGuard)
     }
 
+    /// This thread's captured lines.
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        String::from_utf8_lossy(&self.lines.lock().unwrap()).into_owned()
     }
 
     /// Every line, parsed.
@@ -183,39 +215,37 @@ impl Logs {
         self.lines().into_iter().filter(|l| l.get("outcome").is_some()).collect()
     }
 
-    /// Asserts that no secret appears anywhere in the captured logs, and records them for the suite-wide scan.
+    /// Asserts that no secret appears, in any form, in this thread's lines or in those other threads logged
+    /// since the capture began ([`assert_clean_text`]).
     pub fn assert_clean(&self, secrets: &[&str]) {
-        let text = self.text();
-        for s in secrets.iter().filter(|s| !s.is_empty()) {
-            if let Some(line) = text.lines().find(|l| l.contains(s)) {
-                let shown: String = line.replace(s, "<SECRET>").chars().take(400).collect();
-                panic!("a secret ({} chars) appears in this log line: {shown}", s.len());
-            }
-        }
-        assert_no_unmasked_number(&text);
-        record_for_suite_scan(&text);
+        let others = OTHER_THREADS.lock().unwrap_or_else(|p| p.into_inner());
+        let text = [self.text().as_bytes(), others.get(self.others_from..).unwrap_or_default()].concat();
+        drop(others);
+        assert_clean_text(&String::from_utf8_lossy(&text), secrets);
     }
 }
 
-/// Fails on anything that looks like a full phone number (+ and 8 or more digits in a row).
-pub fn assert_no_unmasked_number(text: &str) {
-    let bytes = text.as_bytes();
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'+' {
-            let digits = bytes[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-            assert!(digits < 8, "an unmasked phone number appears in the logs near byte {i}");
-        }
-    }
+/// Asserts that no secret appears in `text` (JSON lines) in any form tests/scan_logs.py knows, and names the
+/// secrets for the suite's scan of every line this process logged.
+pub fn assert_clean_text(text: &str, secrets: &[&str]) {
+    let named = serde_json::to_string(secrets).unwrap();
+    open_append(&suite_log("secrets")).write_all(format!("{named}\n").as_bytes()).expect("the secrets file");
+    let capture = suite_log(&format!("capture-{}", fastrand::u64(..)));
+    std::fs::write(&capture, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", capture.display()));
+    let scan = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scan_logs.py"))
+        .args(["--secrets", &named])
+        .arg(&capture)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tests/scan_logs.py: {e}"));
+    let _ = std::fs::remove_file(&capture);
+    let findings = String::from_utf8_lossy(&scan.stderr);
+    assert!(scan.status.success(), "a secret appears in the captured logs:\n{findings}");
 }
 
-/// Appends captured logs to target/test-logs/, which scripts/test scans once the whole suite has run.
-fn record_for_suite_scan(text: &str) {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-logs");
-    let _ = std::fs::create_dir_all(&dir);
-    let file = dir.join(format!("{}.jsonl", std::process::id()));
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
-        let _ = f.write_all(text.as_bytes());
-    }
+fn open_append(path: &std::path::Path) -> std::fs::File {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+    file.unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()))
 }
 
 /// The pipeline settings of [`dev_config`], in us-east-1.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import pytest
 
 from conftest import ROOT
 from runtime_api import invoke
+
+sys.path.insert(0, str(ROOT / "tests"))
+import scan_logs  # noqa: E402
 
 
 def bootstrap() -> Path:
@@ -85,12 +89,10 @@ def test_nothing_secret_reaches_stdout_even_at_trace(tmp_path):
     answers, stdout, sent = run(events, tmp_path, {"RUST_LOG": "trace", "AWS_LAMBDA_LOG_LEVEL": "trace"})
     assert len(answers) == 2 and len(sent) == 2
     assert len(stdout.splitlines()) > 5, "TRACE produced logs"
-    for e in events:
-        phone = e["request"]["userAttributes"]["phone_number"]
-        assert phone not in stdout
-    assert "123456" not in stdout and "Tmp<Pass&1" not in stdout and "Tmp&lt;Pass" not in stdout
-    assert not re.search(r"\+\d{8,}", stdout)
-    assert e["request"]["code"][:40] not in stdout, "the raw event is not logged"
+    secrets = [e["request"]["userAttributes"]["phone_number"] for e in events] + ["123456", "Tmp<Pass&1"]
+    findings = [(n, f) for n, line in enumerate(stdout.splitlines(), 1) for f in scan_logs.leaks(line, secrets)]
+    assert findings == [], findings
+    assert all(e["request"]["code"][:40] not in stdout for e in events), "the raw event is not logged"
 
 
 def test_the_cargo_lambda_watch_recipe_sends(tmp_path):
@@ -138,3 +140,15 @@ def test_metrics_are_written_after_every_event_with_its_outcome(tmp_path):
         assert ("ColdStart" in rollup[0]) == (i == 0), "the cold start is counted with the first event only"
         by_outcome = [d.get("Outcome") for d in docs if "Outcome" in d]
         assert by_outcome == ([] if outcome == "sent" else [outcome, outcome]), docs
+
+
+def test_a_deployed_function_refuses_the_local_outbox(tmp_path):
+    """LOCAL_OUTBOX with a KMS key (no development key) stops the function at init: a deployed function can
+    never write real codes to a file instead of sending them."""
+    deployed = {"LOCAL_DEV_KEY_FILE": "", "KMS_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/0f0f0f0f-1111-2222-3333-444444444444"}
+    answers, stdout, sent = run([sample("sign-up.json")], tmp_path, deployed)
+    assert answers == [] and sent == [], "no event is handled"
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    refusals = [l for l in lines if l.get("outcome") == "config_error"]
+    assert len(refusals) == 1, stdout[-2000:]
+    assert "LOCAL_OUTBOX" in refusals[0]["reason"] and "LOCAL_DEV_KEY_FILE" in refusals[0]["reason"], refusals
