@@ -219,7 +219,7 @@ mod tests {
         let rules: Vec<Rule> = counts.iter().map(|c| c.rule).collect();
         assert_eq!(rules, [Rule::PerNumber, Rule::PerNumber, Rule::PerPrefix, Rule::Budget]);
         assert!(counts.iter().all(|c| !c.key.contains("7400123456")), "{counts:?}");
-        assert_eq!(counts[2].key, "gate#per_prefix#+4474001#3600#999997200");
+        assert_eq!(counts[2].key, "gate#per_prefix#+44740012#3600#999997200");
         assert_eq!((counts[0].window_end, counts[0].limit), (1_000_000_800, 10));
         assert_eq!((counts[3].amount, counts[3].shards), (2 * policy::DEFAULT_PRICE_MICRO_USD, SHARDS));
         p.exempt.insert("+447400123456".into());

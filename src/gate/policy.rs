@@ -91,10 +91,11 @@ pub const DEFAULT_BLOCKED_KINDS: [NumberKind; 6] = [
 /// `SMS_LIMIT_PER_NUMBER` when unset: ten codes an hour is five sign-in attempts with a resend each, thirty a
 /// day more than any person asks for; a pumping attack that reuses numbers goes far past both.
 pub const DEFAULT_PER_NUMBER: &str = "10/1h,30/1d";
-/// `SMS_PREFIX_DIGITS` when unset: five national digits leave about 100,000 numbers of a 10-digit plan in one
-/// prefix, narrow enough that an attack walking a range lands in one, wide enough that a country's real users
-/// spread over thousands.
-pub const DEFAULT_PREFIX_DIGITS: usize = 5;
+/// `SMS_PREFIX_DIGITS` when unset: six national digits are a carrier's block of numbers in many plans (a
+/// North American area code and exchange: 10,000 numbers), so an attack walking a range lands in one or two,
+/// while a country's real users spread over thousands. Five digits put too many real users of 11-digit plans
+/// (Brazil) in one prefix in the attack simulation (bench/README.md).
+pub const DEFAULT_PREFIX_DIGITS: usize = 6;
 /// The price of one SMS part when the policy names none for the country: an upper estimate of AWS's prices.
 pub const DEFAULT_PRICE_MICRO_USD: u64 = 100_000;
 

@@ -1,0 +1,803 @@
+#!/usr/bin/env python3
+"""SMS pumping attack simulation for the abuse gate (issue 12, item 9).
+
+Replays synthetic Cognito custom SMS sender traffic through the real bootstrap, under a local Lambda Runtime
+API (bench.py's emulator), against moto on loopback (tests/moto_server.py: one request at a time, as AWS
+applies each request atomically): legitimate users spread over many countries and mobile prefixes, a few
+resends each, interleaved with a pumping attack: sequential numbers walking a few prefixes of served
+countries, premium-rate numbers, and numbers in countries the team does not serve. The same events are
+replayed under each policy (each with its own DynamoDB state table), and every event's outcome and rule is
+read from the bootstrap's own outcome log line. Prints a markdown table and writes bench/attack-results.md.
+
+Normally started by bench/attack, which makes the venv. See bench/README.md, "Attack simulation".
+"""
+
+import argparse
+import asyncio
+import base64
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from bench import RuntimeAPI, tail  # noqa: E402  (the benchmark's Runtime API emulator)
+
+REGION = "us-east-1"
+POOL = "us-east-1_AttackSim"
+FUNCTION_NAME = "cognito-sms-sender-attack"
+
+# ----------------------------------------------------------------------------------------------- traffic
+
+# Countries the legitimate users come from: (calling code, national digits, relative share of users, leading
+# digits of valid mobile ranges). A number is a leading stem plus random digits: real users are spread over
+# the whole mobile numbering plan, not clustered in one range. Every stem was checked with libphonenumber
+# 9.0.33 (the metadata of the `phonenumber` crate the function uses; Python `phonenumbers==9.0.33`): 300
+# random completions each, all valid mobile (or fixed-line-or-mobile for NANP) numbers of the country. The
+# gate refuses numbers invalid for their country by default, so a bad stem would show as legitimate SMS
+# blocked by number_type under every policy.
+_US_AREAS = ("201 202 203 205 206 207 208 210 212 213 214 215 216 217 218 219 224 225 228 229 231 234 239 240 248 "
+             "251 252 253 254 256 260 262 267 269 270 276 281 301 302 303 304 305 307 308 309 310 312 313 314 315 "
+             "316 317 318 319 320 321 323 330 334 336 337 339 347 351 352 360 361 386 401 402 404 405 406 407 408 "
+             "409 410 412 413 414 415 417 419 423 424 425 432 434 435 440 443 469 478 479 480 484 501 502 503 504 "
+             "505 507 508 509 510 512 513 515 516 517 518 520 530 540 541 551 559 561 562 563 567 570 571 573 574 "
+             "580 585 586 601 602 603 605 606 607 608 609 610 612 614 615 616 617 618 619 620 623 626 630 631 636 "
+             "641 646 650 651 660 661 662 678 682 701 702 703 704 706 707 708 712 713 714 715 716 717 718 719 720 "
+             "724 727 731 732 734 740 754 757 760 763 765 770 772 773 774 775 781 785 786 801 802 803 804 805 806 "
+             "808 810 812 813 814 815 816 817 818 828 830 831 832 843 845 847 848 850 856 857 858 859 860 862 863 "
+             "864 865 870 903 904 906 907 908 909 910 912 913 914 915 916 917 918 919 920 925 928 931 936 937 940 "
+             "941 947 949 951 952 954 956 970 971 972 973 978 979 980 985 989").split()
+_CA_AREAS = "204 226 236 249 250 289 306 343 365 403 416 418 431 437 438 450 506 514 519 548 579 581 587 604 613 639 647 705 709 778 780 782 807 819 825 867 873 902 905".split()
+
+
+def _span(a, b, width=3):
+    return [str(i).zfill(width) for i in range(a, b + 1)]
+
+
+def _without(stems, bad):
+    """`stems` less those where some numbers are not valid mobiles (found by that check)."""
+    bad = set(bad.split())
+    return [s for s in stems if s not in bad]
+
+
+LEGIT_COUNTRIES = {
+    # ISO: (calling code, national length, share, stems)
+    "US": ("1", 10, 20, [a + d for a in _US_AREAS for d in "23456789"]),
+    "CA": ("1", 10, 5, [a + d for a in _CA_AREAS for d in "23456789"]),
+    "GB": ("44", 10, 12, _without(_span(710, 759) + _span(771, 779) + _span(781, 789) + _span(791, 799),
+                                  "750 752 778 779 782 783 791 793")),
+    "IE": ("353", 9, 3, _span(830, 839) + _span(850, 859) + _span(860, 869) + _span(870, 879) + _span(880, 889)),
+    "DE": ("49", 11, 8, ["150", "151", "152", "155", "156", "157", "159", "160", "162", "163"] + _span(170, 179)),
+    "FR": ("33", 9, 8, _span(600, 638) + _span(640, 689) + ["695", "698", "699"]),
+    "ES": ("34", 9, 6, _span(600, 699)),
+    "IT": ("39", 10, 6, _span(320, 369)),
+    "NL": ("31", 9, 4, _span(610, 659) + _span(680, 689)),
+    "BR": ("55", 11, 7, ["119", "129", "139", "149", "159", "169", "179", "189", "199", "219", "229", "249", "279",
+                          "289", "319", "329", "339", "349", "359", "379", "389", "419", "429", "439", "449", "459",
+                          "469", "479", "489", "499", "519", "539", "549", "559", "619", "629", "639", "649", "659",
+                          "669", "679", "689", "699", "719", "739", "749", "759", "779", "799", "819", "829", "839",
+                          "849", "859", "869", "879", "889", "899", "919", "929"]),
+    "MX": ("52", 10, 5, ["331", "332", "333", "551", "552", "553", "554", "555", "556", "557", "558", "559", "811",
+                          "812", "813", "814", "818", "819", "222", "442", "477", "656", "664", "686", "998", "999"]),
+    "IN": ("91", 10, 8, _without(_span(700, 709) + _span(720, 799) + _span(810, 899) + _span(900, 999),
+                                 "731 732 733 734 739 751 752 755 759 760 761 762 763 764 765 770 788 791 792 793 "
+                                 "794 795 796 797 816 820 821 824 831 832 836 861 863 866 870 877 878 883 884 891")),
+    "NG": ("234", 10, 4, _without(_span(701, 709) + _span(802, 818) + _span(901, 913), "702 910")),
+    "AU": ("61", 9, 4, _span(400, 439)),
+}
+
+# The attack. Sequential numbers walking a range of a served country (the numbers pay the attacker through
+# the terminating carrier); premium-rate numbers (refused by the number-type rule); and ranges in countries
+# the team does not serve (classic pumping destinations). (ISO, calling code, first national number).
+SEQUENTIAL_RANGES = [("GB", "44", "7400100000"), ("NG", "234", "8032000000"), ("IN", "91", "9000000000")]
+PREMIUM_RANGES = [("GB", "44", "9098790000"), ("DE", "49", "9001000000")]
+UNSERVED_RANGES = [("UZ", "998", "901000000"), ("KG", "996", "700100000")]
+
+# Estimated price of one SMS part, USD, by destination country: the order of magnitude of public A2P SMS list
+# prices (transactional, 2025; carrier fees included where they are per message). Illustrative, not a quote:
+# pass --prices FILE (a JSON object {"GB": 0.04, ...}) for your own.
+PRICES_USD = {
+    "US": 0.0084, "CA": 0.0084, "GB": 0.0400, "IE": 0.0800, "DE": 0.0900, "FR": 0.0750, "ES": 0.0800,
+    "IT": 0.0850, "NL": 0.1000, "BR": 0.0250, "MX": 0.0300, "IN": 0.0050, "NG": 0.1300, "AU": 0.0450,
+    "UZ": 0.2500, "KG": 0.2000,
+}
+DEFAULT_PRICE_USD = 0.10  # the gate's own default for a country without a price
+
+LEGIT_TRIGGERS = ["SignUp"] * 6 + ["Authentication"] * 3 + ["ForgotPassword"]
+RESENDS = [0, 0, 0, 1, 1, 2, 3]  # resends per legitimate user: most none, a few up to three
+
+
+def make_traffic(n_legit, n_attack, seed, shares):
+    """The events' plaintext side: [{kind, country, phone, user, trigger, code}], legitimate and attack
+    interleaved at random (each stream keeps its own order)."""
+    rng = random.Random(seed)
+    isos = list(LEGIT_COUNTRIES)
+    weights = [LEGIT_COUNTRIES[c][2] for c in isos]
+    legit = []
+    used = set()
+    while len(legit) < n_legit:
+        iso = rng.choices(isos, weights)[0]
+        cc, length, _, stems = LEGIT_COUNTRIES[iso]
+        while True:
+            stem = rng.choice(stems)
+            phone = f"+{cc}{stem}{''.join(rng.choice('0123456789') for _ in range(length - len(stem)))}"
+            if phone not in used:
+                used.add(phone)
+                break
+        user = str(uuid.UUID(int=rng.getrandbits(128)))
+        first = rng.choice(LEGIT_TRIGGERS)
+        for k in range(1 + rng.choice(RESENDS)):
+            trigger = first if k == 0 else ("ResendCode" if first == "SignUp" else first)
+            legit.append({"kind": "legit", "country": iso, "phone": phone, "user": user, "trigger": trigger})
+    legit = legit[:n_legit]
+    # Resends of one user are spread out: shuffle users' events over the run while keeping each user's order.
+    legit = _spread(legit, rng, key=lambda e: e["user"])
+
+    n_premium = round(n_attack * shares["premium"])
+    n_unserved = round(n_attack * shares["unserved"])
+    n_seq = n_attack - n_premium - n_unserved
+    attack = []
+    for kind, ranges, n in (("sequential", SEQUENTIAL_RANGES, n_seq), ("premium", PREMIUM_RANGES, n_premium),
+                            ("unserved", UNSERVED_RANGES, n_unserved)):
+        walks = []
+        for r, (iso, cc, start) in enumerate(ranges):
+            count = n // len(ranges) + (r < n % len(ranges))
+            walks.append([{"kind": kind, "country": iso, "phone": f"+{cc}{int(start) + i:0{len(start)}d}",
+                           "user": str(uuid.UUID(int=rng.getrandbits(128))), "trigger": "SignUp"}
+                          for i in range(count)])
+        attack.append(_merge(walks, rng))
+    attack = _merge(attack, rng)
+    events = _merge([legit, attack], rng)
+    for e in events:
+        e["code"] = f"{rng.randrange(10**6):06d}"
+    return events
+
+
+def _merge(streams, rng):
+    """Interleaves lists at random, each keeping its order; a list's chance of going next is its share left."""
+    streams = [list(s) for s in streams if s]
+    idx = [0] * len(streams)
+    out = []
+    left = [len(s) for s in streams]
+    while any(left):
+        k = rng.choices(range(len(streams)), left)[0]
+        out.append(streams[k][idx[k]])
+        idx[k] += 1
+        left[k] -= 1
+    return out
+
+
+def _spread(events, rng, key):
+    """Random order of events keeping the relative order of those with the same key."""
+    by = {}
+    for e in events:
+        by.setdefault(key(e), []).append(e)
+    return _merge(list(by.values()), rng)
+
+
+def cognito_event(e, code_ciphertext):
+    """A Cognito-shaped custom SMS sender event, as make-event writes it."""
+    return {
+        "version": "1",
+        "triggerSource": f"CustomSMSSender_{e['trigger']}",
+        "region": REGION,
+        "userPoolId": POOL,
+        "userName": e["user"],
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1example23456789"},
+        "request": {
+            "type": "customSMSSenderRequestV1",
+            "code": code_ciphertext,
+            "clientMetadata": None,
+            "userAttributes": {
+                "sub": e["user"],
+                "cognito:user_status": "UNCONFIRMED" if e["trigger"] in ("SignUp", "ResendCode") else "CONFIRMED",
+                "phone_number": e["phone"],
+                "phone_number_verified": "false" if e["trigger"] in ("SignUp", "ResendCode") else "true",
+            },
+        },
+        "response": {},
+    }
+
+
+# ------------------------------------------------------------------------------------------------ policies
+
+SERVED = ",".join(LEGIT_COUNTRIES)
+POLICIES = {
+    # name: (label, environment). Windows are real clock windows: the whole run falls in one hour and one day
+    # unless it crosses a boundary (reported), hence the daily caps beside the hourly ones.
+    "recommended": ("recommended", {
+        "SMS_ALLOWED_COUNTRIES": SERVED,
+        "SMS_PREFIX_DIGITS": "6",
+        "SMS_LIMIT_PER_PREFIX": "5/1h,15/1d",
+        "SMS_LIMIT_PER_COUNTRY": "500/1h,2500/1d",
+        "SMS_BUDGET_USD": "250/1h,1000/1d",
+    }),
+    "defaults": ("gate defaults", {}),
+    "none": ("no limits", {"SMS_LIMIT_PER_NUMBER": "off", "SMS_BLOCKED_NUMBER_TYPES": "none"}),
+}
+
+
+# --------------------------------------------------------------------------------------------------- moto
+
+
+class Moto:
+    """moto on loopback as a child process (this file with --serve-moto): one request at a time, as
+    tests/moto_server.py serves it for the tests, so each request is atomic as in AWS."""
+
+    def __init__(self, python, work):
+        self.log = open(os.path.join(work, "moto.log"), "wb")
+        self.proc = subprocess.Popen([python, os.path.abspath(__file__), "--serve-moto"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            raise RuntimeError(f"moto did not start; see {self.log.name}")
+        self.url = f"http://127.0.0.1:{int(line)}"
+
+    def client(self, service):
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.url, aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
+
+    def cpu(self):
+        return process_cpu(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()  # the server stops when its stdin closes
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def serve_moto():
+    """tests/moto_server.py (requests one at a time behind a global lock), plus one change that keeps the
+    result and removes a cost quadratic in the run's length: moto backs up a transaction by deep-copying the
+    whole table once per item of the transaction (nine items per counted message, and the state table grows by
+    two items per message), to restore it if the transaction is cancelled. Here the backup copies the table's
+    item index and deep-copies only the items the transaction names; with requests serialised, that restores
+    exactly what moto's full copy would."""
+    import copy
+    import threading
+
+    import moto.dynamodb.models as ddb_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Copier:
+        """The `copy` module as moto's DynamoDB backend sees it: deepcopy of a table being backed up returns the
+        cheap backup made beforehand."""
+
+        backups = {}
+
+        def deepcopy(self, obj, memo=None):
+            backup = self.backups.get(id(obj))
+            return backup if backup is not None else copy.deepcopy(obj, memo)
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+    copier = Copier()
+    full_backup = ddb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        backups = {}
+        for item in transact_items:
+            op = next(iter(item.values()), {})
+            table = self.tables.get(op.get("TableName"))
+            if table is None or table.has_range_key:
+                return full_backup(self, transact_items)
+            backup = backups.get(id(table))
+            if backup is None:
+                backup = backups[id(table)] = copy.copy(table)
+                backup.items = copy.copy(table.items)
+            key = (op.get("Item") or op.get("Key") or {}).get(table.hash_key_attr)
+            if key is not None and DynamoType(key) in table.items:
+                backup.items[DynamoType(key)] = copy.deepcopy(table.items[DynamoType(key)])
+        copier.backups = backups
+        try:
+            return full_backup(self, transact_items)
+        finally:
+            copier.backups = {}
+
+    ddb_models.copy = copier
+    ddb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+    # Two more costs per request that change nothing: moto lists its own package folder (os.listdir and a stat
+    # per service) on every request to find the backend, and parses each condition expression again although
+    # a counter's expression and values repeat for the whole window. Both are remembered here.
+    import moto.backends as moto_backends
+    import moto.dynamodb.models.table as ddb_table
+
+    modules = list(moto_backends.list_of_moto_modules())
+    moto_backends.list_of_moto_modules = lambda: modules
+    parse_condition = ddb_models.get_filter_expression
+    parsed = {}
+
+    def get_filter_expression(expr, names, values):
+        key = (expr, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+        if key not in parsed:
+            if len(parsed) > 10_000:
+                parsed.clear()
+            parsed[key] = parse_condition(expr, names, values)
+        return parsed[key]
+
+    ddb_models.get_filter_expression = get_filter_expression
+    ddb_table.get_filter_expression = get_filter_expression
+
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def one_at_a_time(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+
+    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_port, flush=True)
+    sys.stdin.read()
+    server.shutdown()
+
+
+def process_cpu(pid):
+    """utime + stime of one process, seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def make_table(moto, name):
+    ddb = moto.client("dynamodb")
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+
+def encrypt_codes(moto, key_arn, events):
+    """Each event's code encrypted as Cognito does (message format 1, suite 0x0378 without key commitment,
+    encryption context userpool-id) with the AWS Encryption SDK for Python through moto's KMS. The data key is
+    cached for the batch (a caching materials manager), so this costs one GenerateDataKey, not one per event;
+    each ciphertext still has its own message id, IV and signature, so every event is distinct to the
+    idempotency ledger, and the bootstrap still makes one kms:Decrypt per event."""
+    os.environ.update(AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION=REGION)
+    import aws_encryption_sdk
+    from aws_encryption_sdk import Algorithm, CachingCryptoMaterialsManager, CommitmentPolicy, LocalCryptoMaterialsCache
+    from aws_encryption_sdk.key_providers.kms import StrictAwsKmsMasterKeyProvider
+
+    client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT)
+    cmm = CachingCryptoMaterialsManager(master_key_provider=StrictAwsKmsMasterKeyProvider(key_ids=[key_arn]),
+                                        cache=LocalCryptoMaterialsCache(4), max_age=3600.0,
+                                        max_messages_encrypted=len(events) + 1)
+    for e in events:
+        ct, _ = client.encrypt(source=e["code"].encode(), materials_manager=cmm,
+                               encryption_context={"userpool-id": POOL},
+                               algorithm=Algorithm.AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384)
+        e["ciphertext"] = base64.b64encode(ct).decode()
+
+
+# ------------------------------------------------------------------------------------------------ replay
+
+
+def function_env(binary, moto, key_arn, table, policy_env, api_port):
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "HOME": tempfile.gettempdir(),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2025/01/01/[$LATEST]attack",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
+        "LAMBDA_TASK_ROOT": os.path.dirname(binary),
+        "_HANDLER": "bootstrap",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "ASIAATTACKATTACKSIM0",
+        "AWS_SECRET_ACCESS_KEY": "attack/secret/not/real/00000000000000000000",
+        "AWS_SESSION_TOKEN": "attack-session-token",
+        "AWS_ENDPOINT_URL": moto.url,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "KMS_KEY_ARN": key_arn,
+        "STATE_TABLE": table,
+        "SMS_PROBE": "off",
+        "WARM_UP": "off",
+        "METRICS": "off",
+    }
+    env.update(policy_env)
+    return env
+
+
+class Worker:
+    """One function process (a Lambda execution environment) with its own Runtime API, so its log lines
+    follow the events it was handed, one outcome line per event."""
+
+    def __init__(self, binary, env, log_path, timeout):
+        self.binary, self.env, self.log_path, self.timeout = binary, env, log_path, timeout
+        self.handed = []
+
+    async def start(self):
+        self.api = await RuntimeAPI().start()
+        self.env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.api.port}")
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([self.binary], env=self.env, cwd=tempfile.gettempdir(), stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def invoke(self, index, payload):
+        self.handed.append(index)
+        _, fut = self.api.submit(payload)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            done, _ = await asyncio.wait({fut}, timeout=0.05)
+            if done:
+                kind, _, body = fut.result()
+                return kind, body
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the bootstrap exited with {self.proc.returncode} (init error: "
+                                   f"{self.api.init_error}); log: {self.log_path}\n{tail(self.log_path)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no answer within {self.timeout} s; log: {self.log_path}\n{tail(self.log_path)}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.api.close()
+        self.logf.close()
+
+
+def outcome_lines(path):
+    """The outcome log lines of one process, in order: [(outcome, rule, would_block)]. The gate_unavailable
+    warning also has an `outcome` field but is followed by the event's own outcome line, so it is skipped."""
+    out = []
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            fields = line.get("fields", line)
+            outcome = fields.get("outcome")
+            if outcome is None or outcome == "gate_unavailable":
+                continue
+            out.append((outcome, fields.get("rule"), fields.get("would_block")))
+    return out
+
+
+async def replay(args, binary, moto, key_arn, name, events, work):
+    label, policy_env = POLICIES[name]
+    table = f"attack-sim-{name}-{uuid.uuid4().hex[:8]}"
+    make_table(moto, table)
+    env = function_env(binary, moto, key_arn, table, policy_env, 0)
+    workers = [Worker(binary, env, os.path.join(work, f"{name}-{w}.log"), args.timeout) for w in range(args.workers)]
+    for w in workers:
+        await w.start()
+    results = [None] * len(events)
+    answers = [None] * len(events)
+    nxt = iter(range(len(events)))
+    payloads = [json.dumps(cognito_event(e, e["ciphertext"]), separators=(",", ":")).encode() for e in events]
+
+    async def drive(w):
+        for i in nxt:
+            answers[i] = await w.invoke(i, payloads[i])
+
+    t0, moto0 = time.time(), moto.cpu()
+    try:
+        await asyncio.gather(*(drive(w) for w in workers))
+        function_cpu = sum(process_cpu(w.proc.pid) for w in workers)
+    finally:
+        for w in workers:
+            w.stop()
+    t1, moto_cpu = time.time(), moto.cpu() - moto0
+    problems = []
+    for w in workers:
+        lines = outcome_lines(w.log_path)
+        if len(lines) != len(w.handed):
+            problems.append(f"{w.log_path}: {len(lines)} outcome lines for {len(w.handed)} events")
+        for i, line in zip(w.handed, lines):
+            results[i] = line
+    for i, (kind, body) in enumerate(answers):
+        try:
+            said = json.loads(body).get("outcome")
+        except (ValueError, AttributeError):
+            said = None
+        if kind != "response" or (results[i] and said != results[i][0]):
+            problems.append(f"event {i}: {kind} {body[:200]!r}, log says {results[i]}")
+    crossed = [u for u, fmt in (("hour", "%Y%m%d%H"), ("day", "%Y%m%d"))
+               if time.strftime(fmt, time.gmtime(t0)) != time.strftime(fmt, time.gmtime(t1))]
+    return {"name": name, "label": label, "env": policy_env, "results": results, "seconds": t1 - t0,
+            "problems": problems, "crossed": crossed,
+            "function_cpu": function_cpu, "moto_cpu": moto_cpu}
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+
+def price(iso, prices):
+    return prices.get(iso, DEFAULT_PRICE_USD)
+
+
+def summarize(run, events, prices):
+    s = {"attack_sent": 0, "attack_blocked": 0, "legit_sent": 0, "legit_blocked": 0, "other": 0,
+         "attack_cost_sent": 0.0, "attack_cost_avoided": 0.0, "legit_cost": 0.0, "rules": {}, "legit_rules": {},
+         "by_kind": {}}
+    for e, r in zip(events, run["results"]):
+        outcome, rule = (r or ("missing", None))[:2]
+        attack = e["kind"] != "legit"
+        cost = price(e["country"], prices)  # one part: every message of the catalogue fits in one
+        kind = s["by_kind"].setdefault(e["kind"], {"sent": 0, "blocked": 0})
+        if outcome == "sent":
+            s["attack_sent" if attack else "legit_sent"] += 1
+            s["attack_cost_sent" if attack else "legit_cost"] += cost
+            kind["sent"] += 1
+        elif outcome == "blocked":
+            s["attack_blocked" if attack else "legit_blocked"] += 1
+            if attack:
+                s["attack_cost_avoided"] += cost
+            key = "rules" if attack else "legit_rules"
+            s[key][rule] = s[key].get(rule, 0) + 1
+            kind["blocked"] += 1
+        else:
+            s["other"] += 1
+    return s
+
+
+def pct(a, b):
+    return f"{100 * a / b:.2f} %" if b else "–"
+
+
+def report(args, runs, events, prices, meta):
+    n_attack = sum(e["kind"] != "legit" for e in events)
+    n_legit = len(events) - n_attack
+    lines = [
+        "| policy | attack SMS sent | attack SMS blocked | legitimate SMS sent | legitimate SMS blocked | "
+        "est. attack cost paid | est. cost avoided |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        s = run["summary"]
+        lines.append(
+            f"| {run['label']} | {s['attack_sent']:,} | {s['attack_blocked']:,} ({pct(s['attack_blocked'], n_attack)}) | "
+            f"{s['legit_sent']:,} | {s['legit_blocked']:,} ({pct(s['legit_blocked'], n_legit)}) | "
+            f"${s['attack_cost_sent']:,.2f} | ${s['attack_cost_avoided']:,.2f} |")
+    table = "\n".join(lines)
+    rules = ["", "Blocked messages by rule (attack / legitimate):", "",
+             "| policy | " + " | ".join(RULES) + " |", "|---|" + "---:|" * len(RULES)]
+    for run in runs:
+        s = run["summary"]
+        rules.append(f"| {run['label']} | " + " | ".join(
+            f"{s['rules'].get(r, 0)} / {s['legit_rules'].get(r, 0)}" for r in RULES) + " |")
+    kinds = ["", "Attack messages sent by part of the attack (sent of total):", "",
+             "| policy | " + " | ".join(KIND_LABELS[k] for k in KIND_LABELS if k != "legit") + " |",
+             "|---|" + "---:|" * (len(KIND_LABELS) - 1)]
+    for run in runs:
+        bk = run["summary"]["by_kind"]
+        kinds.append(f"| {run['label']} | " + " | ".join(
+            f"{bk.get(k, {}).get('sent', 0):,} of {sum(bk.get(k, {}).values()):,}" for k in KIND_LABELS if k != "legit")
+            + " |")
+    policies = ["", "Policies (environment of the function; everything else at its default):", ""]
+    for run in runs:
+        env = " ".join(f"`{k}={v}`" for k, v in run["env"].items()) or "(no SMS_* variable set)"
+        policies.append(f"- **{run['label']}**: {env}")
+    notes = [""]
+    for run in runs:
+        if run["crossed"]:
+            notes.append(f"- The {run['label']} run crossed a clock {' and '.join(run['crossed'])} boundary: the "
+                         "gate's counters of those windows started again within the run, so up to twice as "
+                         "many messages as a limit allows could pass.")
+        if run["problems"]:
+            notes.append(f"- The {run['label']} run had {len(run['problems'])} problems, e.g. {run['problems'][0]}")
+    price_list = ", ".join(f"{k} {v:.4f}" for k, v in sorted(prices.items()))
+    md = "\n".join([
+        f"# Attack simulation: {meta['date']}",
+        "",
+        f"{n_legit:,} legitimate SMS ({meta['users']:,} users in {len(LEGIT_COUNTRIES)} countries, up to three "
+        f"resends each) interleaved with {n_attack:,} attack SMS; each policy replays the same events through the "
+        f"bootstrap (`{meta['binary']}`, {meta['profile']} build, {args.workers} function processes per policy) against "
+        f"moto, with its own state table. Outcomes are read from the function's outcome log lines.",
+        "",
+        table,
+        *rules,
+        *kinds,
+        *policies,
+        "",
+        f"Estimated cost: one SMS part per message (every message of the catalogue fits in one) at a price per "
+        f"country, USD: {price_list}; {DEFAULT_PRICE_USD:.2f} elsewhere. Cost avoided is what the blocked attack "
+        f"messages would have cost.",
+        "",
+        f"Time: {meta['seconds']:.0f} s for the whole run, the policies side by side ({args.parallel} at a time, "
+        "each with its own moto). Per policy: " + "; ".join(
+            f"{r['label']} {r['seconds']:.0f} s replaying (CPU: function {1000 * r['function_cpu'] / len(events):.0f} ms, "
+            f"moto {1000 * r['moto_cpu'] / len(events):.0f} ms per event) after {r['encrypt_seconds']:.0f} s encrypting"
+            for r in runs) + f". Load average at the end: {meta['load'][0]:.1f}.",
+        *notes,
+    ]).rstrip() + "\n"
+    return md
+
+
+RULES = ["country", "number_type", "per_number", "per_user", "per_prefix", "per_country", "total", "budget"]
+KIND_LABELS = {"legit": "legitimate", "sequential": "sequential ranges of served countries",
+               "premium": "premium-rate", "unserved": "unserved countries"}
+
+
+# -------------------------------------------------------------------------------------------------- main
+
+
+def build_profile(binary):
+    """'debug' when the binary has DWARF debug information (a dev-profile build; the release profile strips),
+    else 'release'."""
+    import struct
+
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2:
+                return "unknown"
+            shoff, = struct.unpack_from("<Q", head, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+            sections = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
+            _, _, _, _, str_off, str_size = sections[shstrndx]
+            f.seek(str_off)
+            names = f.read(str_size)
+        return "debug" if any(names[n:names.index(b"\0", n)] == b".debug_info" for n, *_ in sections) else "release"
+    except (OSError, ValueError, struct.error, IndexError):
+        return "unknown"
+
+
+def traffic(args):
+    return make_traffic(args.legit, args.attack, args.seed,
+                        {"premium": args.premium_share, "unserved": args.unserved_share})
+
+
+async def run_one(args, binary, name):
+    """One policy in this process, with its own moto: writes the per-event outcomes to args.result (JSON)."""
+    work = os.path.join(args.work, name)
+    os.makedirs(work, exist_ok=True)
+    events = traffic(args)
+    moto = Moto(sys.executable, work)
+    try:
+        kms = moto.client("kms")
+        key_arn = kms.create_key(Description="attack simulation", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+        t = time.time()
+        encrypt_codes(moto, key_arn, events)
+        encrypt_seconds = time.time() - t
+        result = await replay(args, binary, moto, key_arn, name, events, work)
+    finally:
+        moto.stop()
+    result["encrypt_seconds"] = encrypt_seconds
+    with open(args.result, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+async def run(args):
+    started = time.time()
+    binary = os.path.abspath(os.path.expanduser(args.binary))
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"attack: no executable at {binary}; build it or pass --binary")
+    args.work = os.path.join(HERE, "work", "attack")
+    if args.one_policy:
+        return await run_one(args, binary, args.one_policy)
+    prices = dict(PRICES_USD)
+    if args.prices:
+        with open(args.prices) as f:
+            prices.update(json.load(f))
+    names = [p.strip() for p in args.policies.split(",") if p.strip()]
+    for n in names:
+        if n not in POLICIES:
+            sys.exit(f"attack: unknown policy {n!r}; the policies are {', '.join(POLICIES)}")
+    os.makedirs(args.work, exist_ok=True)
+    events = traffic(args)
+    users = len({e["user"] for e in events if e["kind"] == "legit"})
+    log(f"{len(events):,} events ({args.legit:,} legitimate from {users:,} users, {args.attack:,} attack); policies "
+        f"{', '.join(names)}, {args.parallel} at a time, {args.workers} function processes each")
+
+    # Each policy in its own process with its own moto: moto serves one request at a time, so policies side by
+    # side use both cores. Every process makes the same events from the same seed.
+    sem = asyncio.Semaphore(args.parallel)
+    passed = [a for a in sys.argv[1:]]
+
+    async def child(name):
+        async with sem:
+            out = os.path.join(args.work, f"{name}.json")
+            if os.path.exists(out):
+                os.remove(out)
+            proc = await asyncio.create_subprocess_exec(sys.executable, os.path.abspath(__file__), *passed,
+                                                        "--binary", binary, "--one-policy", name, "--result", out)
+            rc = await proc.wait()
+            if rc != 0 or not os.path.exists(out):
+                raise RuntimeError(f"the {name} run failed (exit {rc}); logs in {os.path.join(args.work, name)}")
+            with open(out) as f:
+                run_ = json.load(f)
+            run_["summary"] = summarize(run_, events, prices)
+            s = run_["summary"]
+            log(f"{run_['label']}: attack sent {s['attack_sent']} blocked {s['attack_blocked']}; legitimate sent "
+                f"{s['legit_sent']} blocked {s['legit_blocked']}; {run_['seconds']:.0f} s, CPU function "
+                f"{run_['function_cpu']:.0f} s, moto {run_['moto_cpu']:.0f} s"
+                + (f"; {len(run_['problems'])} problems" if run_["problems"] else ""))
+            return run_
+
+    runs = await asyncio.gather(*(child(n) for n in names))
+    meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), "users": users,
+            "binary": os.path.basename(binary), "profile": build_profile(binary),
+            "seconds": time.time() - started, "load": os.getloadavg()}
+    md = report(args, runs, events, prices, meta)
+    print(md)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(md)
+    bad = [r for r in runs if r["problems"] or r["summary"]["other"]]
+    for r in bad:
+        log(f"{r['label']}: {len(r['problems'])} problems, {r['summary']['other']} other outcomes; logs in "
+            f"{os.path.join(args.work, r['name'])}")
+        for p in r["problems"][:5]:
+            log(f"  {p}")
+    goal = [r for r in runs if r["name"] == "recommended"]
+    if goal:
+        s = goal[0]["summary"]
+        ok = s["attack_blocked"] >= 0.99 * args.attack and s["legit_blocked"] <= 0.001 * args.legit
+        log(f"goal (recommended: at least 99 % of attack SMS blocked, at most 0.1 % of legitimate): "
+            f"{'met' if ok else 'NOT met'}")
+        if not ok:
+            return 1
+    return 1 if bad else 0
+
+
+def log(msg):
+    print(f"[attack {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def main():
+    if sys.argv[1:] == ["--serve-moto"]:
+        return serve_moto()
+    p = argparse.ArgumentParser(description="Replay an SMS pumping attack mixed with legitimate traffic through "
+                                "the bootstrap against moto, under several abuse-gate policies.")
+    p.add_argument("--binary", default=os.environ.get("ATTACK_BINARY"), required=not os.environ.get("ATTACK_BINARY"),
+                   help="the bootstrap to run (bench/attack builds a release one when none is given)")
+    p.add_argument("--legit", type=int, default=1000, help="legitimate SMS (default 1000)")
+    p.add_argument("--attack", type=int, default=3000, help="attack SMS (default 3000)")
+    p.add_argument("--premium-share", type=float, default=0.1, help="share of the attack to premium-rate numbers (default 0.1)")
+    p.add_argument("--unserved-share", type=float, default=0.1, help="share of the attack to countries not served (default 0.1)")
+    p.add_argument("--policies", default="recommended,defaults,none", help="which policies, in order (default all: recommended,defaults,none)")
+    p.add_argument("--workers", type=int, default=2, help="concurrent function processes (default 2)")
+    p.add_argument("--seed", type=int, default=12, help="traffic seed (default 12)")
+    p.add_argument("--prices", help="JSON file of USD per SMS part by ISO country, laid over the built-in table")
+    p.add_argument("--timeout", type=float, default=30, help="seconds one invocation may take (default 30)")
+    p.add_argument("--out", default=os.path.join(HERE, "attack-results.md"),
+                   help="where the markdown goes (default bench/attack-results.md; '' for none)")
+    p.add_argument("--parallel", type=int, default=3, help="policies run side by side, each with its own moto (default 3)")
+    p.add_argument("--one-policy", help=argparse.SUPPRESS)  # internal: run one policy, write --result
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.legit < 1 or args.attack < 1 or args.workers < 1 or args.parallel < 1:
+        p.error("--legit, --attack, --workers and --parallel must be at least 1")
+    if not 0 <= args.premium_share + args.unserved_share <= 1:
+        p.error("--premium-share + --unserved-share must be between 0 and 1")
+    sys.exit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()
