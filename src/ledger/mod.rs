@@ -51,6 +51,12 @@ pub trait Ledger: Send + Sync {
     /// Gives up a claim, so a later delivery may try again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
 
+    /// Whether a table is configured (`IDEMPOTENCY_TABLE`). Without one nothing is recorded and nothing can
+    /// fail, so no error may name the table.
+    fn is_configured(&self) -> bool {
+        true
+    }
+
     /// Opens the connection to the table during init and checks it exists ([`crate::sender::warmup`]). Nothing to do
     /// by default.
     fn warm_up(&self) -> impl Future<Output = Check> + Send {
@@ -69,6 +75,10 @@ pub fn message_key(code: Option<&str>, payload: &serde_json::Value) -> String {
 
 /// No ledger (`IDEMPOTENCY_TABLE` unset): every claim succeeds and nothing is recorded.
 impl<L: Ledger> Ledger for Option<L> {
+    fn is_configured(&self) -> bool {
+        self.is_some()
+    }
+
     async fn claim(&self, key: &str, lease_until: SystemTime) -> Result<Claim, LedgerError> {
         match self {
             Some(ledger) => ledger.claim(key, lease_until).await,

@@ -10,7 +10,7 @@ pub mod retry;
 pub mod warmup;
 pub mod wiring;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -36,6 +36,8 @@ use warmup::WarmUpReport;
 const PROBE_BUDGET: Duration = Duration::from_millis(1500);
 /// The budget of [`Sender::handle`], when no Lambda deadline is known (local runs, tests).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
+/// How long a claim in the ledger outlasts the invocation's deadline: time to write the outcome after it.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the pipeline needs to know besides its ports.
 #[derive(Debug, Clone)]
@@ -204,11 +206,14 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         Ok(Job { source, pool, phone, region, template, route, ciphertext, username })
     }
 
-    /// Claims the message in the ledger, leasing it until the deadline (plus a second to write the outcome).
+    /// Claims the message in the ledger, leasing it until the deadline plus [`LEASE_MARGIN`]. Without a table
+    /// the claim cannot fail, so it is not wrapped in retries: no timeout can blame a table that is not set.
     async fn claim(&self, key: &str, deadline: Deadline) -> Result<Claim, SendError> {
-        let lease_until =
-            SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let lease_until = deadline.wall_clock() + LEASE_MARGIN;
         let claim = || self.ledger.claim(key, lease_until);
+        if !self.ledger.is_configured() {
+            return Ok(claim().await?);
+        }
         Ok(with_retries("idempotency", deadline, claim, LedgerError::is_transient, LedgerError::timeout).await?)
     }
 
