@@ -171,6 +171,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             // Sending failed: a later delivery must be free to try again.
             Err(_) => self.ledger.release(&key).await,
         };
+        // The SMS's fate does not change with the record's (what a redelivery then does: `Ledger::complete`).
         if let Err(e) = recorded {
             tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
         }
