@@ -6,6 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_kms::operation::decrypt::DecryptOutput;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
@@ -23,7 +25,7 @@ use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::probe::sns::SnsProbe;
 use cognito_sms_sender::publish::sns::{RegionalClients, SnsPublisher};
 use cognito_sms_sender::publish::Publisher;
-use cognito_sms_sender::sender::retry::Deadline;
+use cognito_sms_sender::sender::retry::{Deadline, MAX_ATTEMPTS, RESERVE};
 use cognito_sms_sender::sender::warmup;
 use cognito_sms_sender::sender::Sender;
 use common::{moto, Logs};
@@ -181,10 +183,15 @@ async fn sns_failing_until_the_deadline_returns_an_error_and_the_retry_sends_onc
         .build();
     let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&failing])), ledger());
     let started = Instant::now();
-    let err = s.handle_until(&e, Deadline::after(Duration::from_millis(2500))).await.unwrap_err();
+    // 1 s of work after the reserve: even the shortest backoffs (50 + 100 + 200 + 400 + 800 ms) leave no room
+    // for all MAX_ATTEMPTS, so only the deadline can end the retries.
+    let budget = Duration::from_millis(1500);
+    let err = s.handle_until(&e, Deadline::after(budget)).await.unwrap_err();
+    let took = started.elapsed();
     assert_eq!((err.outcome().as_str(), err.is_transient()), ("sns_service_error", true));
-    assert!(started.elapsed() < Duration::from_millis(2500), "returned before the deadline");
-    assert!(failing.num_calls() >= 2, "retried in-process: {}", failing.num_calls());
+    assert!(took < budget - RESERVE + Duration::from_millis(250), "returned before the reserve: {took:?}");
+    let calls = failing.num_calls() as u32;
+    assert!((2..MAX_ATTEMPTS).contains(&calls), "retried in-process until the deadline: {calls}");
 
     // Lambda's retry: SNS is fine again; the message goes out once, and a third delivery is a duplicate.
     let ok = mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-retry").build());
@@ -302,4 +309,67 @@ async fn warm_up_gives_up_on_a_silent_endpoint_within_its_budget() {
         None::<DynamoLedger>,
     );
     assert_eq!(refused.warm_up().await.sns, Check::Failed("could not connect".into()));
+}
+
+/// A DynamoDB PutItem that is throttled `throttled` times, then succeeds; UpdateItem succeeds.
+fn throttled_ledger(throttled: usize) -> (DynamoLedger, Rule) {
+    let error = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#;
+    let ok = || PutItemOutput::builder().build();
+    let put = match throttled {
+        0 => mock!(aws_sdk_dynamodb::Client::put_item).then_output(ok),
+        n => mock!(aws_sdk_dynamodb::Client::put_item)
+            .sequence()
+            .http_status(400, Some(error.to_owned()))
+            .times(n)
+            .output(ok)
+            .build(),
+    };
+    let update = mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update], |c| c
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+    (DynamoLedger::new(client, "sms-ledger", Duration::from_secs(3600)), put)
+}
+
+#[tokio::test]
+async fn a_throttled_claim_is_retried() {
+    let (ledger, put) = throttled_ledger(2);
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-c").build());
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), Some(ledger));
+    assert_eq!(s.handle(&event("AYAD-claim")).await.unwrap()["outcome"], "sent");
+    assert_eq!((put.num_calls(), publish.num_calls()), (3, 1));
+}
+
+#[tokio::test]
+async fn out_of_time_with_no_table_blames_no_table() {
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-t").build());
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), None::<DynamoLedger>);
+    let (logs, guard) = Logs::capture();
+    let err = s.handle_until(&event("AYAD-late"), Deadline::after(Duration::ZERO)).await.unwrap_err();
+    drop(guard);
+    assert_eq!(err.outcome(), "kms_unavailable");
+    assert!(!err.to_string().contains("IDEMPOTENCY_TABLE"), "{err}");
+    assert!(!logs.text().contains("IDEMPOTENCY_TABLE"), "{}", logs.text());
+    logs.assert_clean(&["ZXQ800000", PHONE]);
+
+    // With a table, the same lateness is the table's timeout, and naming it is right.
+    let (ledger, _) = throttled_ledger(0);
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), Some(ledger));
+    let err = s.handle_until(&event("AYAD-late"), Deadline::after(Duration::ZERO)).await.unwrap_err();
+    assert_eq!(err.outcome(), "idempotency_unavailable");
+    assert!(err.to_string().contains("(timeout); check IDEMPOTENCY_TABLE"), "{err}");
+    assert_eq!(publish.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_relative_deadline_as_cargo_lambda_watch_sends_it_still_sends() {
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-w").build());
+    let (ledger, put) = throttled_ledger(0);
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), Some(ledger));
+    // `Lambda-Runtime-Deadline-Ms: 30000` (the time left), read as a date.
+    let deadline = Deadline::from_system_time(std::time::UNIX_EPOCH + Duration::from_secs(30));
+    assert_eq!(s.handle_until(&event("AYAD-watch"), deadline).await.unwrap()["outcome"], "sent");
+    assert_eq!((put.num_calls(), publish.num_calls()), (1, 1));
 }

@@ -4,15 +4,21 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use cognito_sms_sender::config::Config;
 use cognito_sms_sender::decrypt::esdk;
 use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 use cognito_sms_sender::dev::sample::sample_event;
+use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
 use cognito_sms_sender::ledger::message_key;
 use cognito_sms_sender::message::event::TriggerSource;
-use cognito_sms_sender::sender::wiring;
+use cognito_sms_sender::sender::retry::Deadline;
+use cognito_sms_sender::sender::{wiring, LEASE_MARGIN};
 use common::{moto, Logs};
 use serde_json::Value;
 
@@ -84,19 +90,50 @@ async fn concurrent_deliveries_send_one_sms() {
     assert_eq!(moto().sms_to(phone).await.len(), 1);
 }
 
-async fn leave_claim(table: &str, e: &Value, lease_offset_secs: i64) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let key = message_key(e["request"]["code"].as_str(), e);
+fn epoch_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&moto().sdk_config())
+}
+
+/// A record for `e`'s message as another invocation would have left it.
+async fn leave_record(table: &str, e: &Value, status: &str, lease_until: i64, expires_at: i64) {
+    let key = message_key(e["request"]["code"].as_str(), e);
+    dynamodb()
         .put_item()
         .table_name(table)
         .item("pk", AttributeValue::S(key))
-        .item("status", AttributeValue::S("IN_PROGRESS".into()))
-        .item("lease_until", AttributeValue::N((now + lease_offset_secs).to_string()))
-        .item("expires_at", AttributeValue::N((now + 86_400).to_string()))
+        .item("status", AttributeValue::S(status.into()))
+        .item("lease_until", AttributeValue::N(lease_until.to_string()))
+        .item("expires_at", AttributeValue::N(expires_at.to_string()))
         .send()
         .await
         .unwrap();
+}
+
+async fn leave_claim(table: &str, e: &Value, lease_offset_secs: i64) {
+    let now = epoch_now();
+    leave_record(table, e, "IN_PROGRESS", now + lease_offset_secs, now + 86_400).await;
+}
+
+/// The record of `e`'s message in moto's table.
+async fn record(table: &str, e: &Value) -> HashMap<String, AttributeValue> {
+    let key = message_key(e["request"]["code"].as_str(), e);
+    let item = dynamodb().get_item().table_name(table).key("pk", AttributeValue::S(key)).send().await.unwrap();
+    item.item.expect("a record")
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
+    item[name].as_n().unwrap().parse().unwrap()
+}
+
+/// Waits until a new epoch second has just begun, so the next few calls all see the same second.
+async fn start_of_a_second() -> i64 {
+    let into = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_millis() as u64;
+    tokio::time::sleep(Duration::from_millis(1000 - into + 20)).await;
+    epoch_now()
 }
 
 #[tokio::test]
@@ -149,4 +186,114 @@ async fn a_missing_table_fails_the_invocation_instead_of_sending_unguarded() {
     let err = app.handle(&event(&key, phone, "ZXQ700007").await).await.unwrap_err();
     assert_eq!(err.outcome(), "idempotency_unavailable");
     assert!(moto().sms_to(phone).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_lease_is_the_deadline_plus_a_margin_and_the_record_lives_for_its_ttl() {
+    let (app, key, table) = setup().await;
+    let e = event(&key, "+12065557008", "ZXQ700008").await;
+    let budget = Duration::from_secs(20);
+    let before = SystemTime::now();
+    let sent = app.handle_until(&e, Deadline::after(budget)).await.unwrap();
+    let after = SystemTime::now();
+    let item = record(&table, &e).await;
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let lease = (budget + LEASE_MARGIN).as_secs() as i64;
+    assert!((secs(before) + lease..=secs(after) + lease).contains(&number(&item, "lease_until")), "{item:?}");
+    let ttl = 86_400; // IDEMPOTENCY_TTL_SECONDS' default
+    assert!((secs(before) + ttl..=secs(after) + ttl).contains(&number(&item, "expires_at")), "{item:?}");
+    assert_eq!(item["status"].as_s().unwrap(), "SENT");
+    assert_eq!(item["message_id"].as_s().unwrap(), sent["messageId"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_claim_is_taken_over_after_its_lease_and_a_record_after_its_ttl_not_at_them() {
+    let (app, key, table) = setup().await;
+    let phones = ["+12065557009", "+12065557010", "+12065557011", "+12065557012"];
+    let mut events = Vec::new();
+    for (i, phone) in phones.iter().enumerate() {
+        events.push(event(&key, phone, &format!("ZXQ70001{i}")).await);
+    }
+    let far = 86_400;
+    let now = start_of_a_second().await;
+    // Lease ending this very second: still held (the stored second is rounded down, so the lease may not be over).
+    leave_record(&table, &events[0], "IN_PROGRESS", now, now + far).await;
+    // Sent, its TTL ending this very second: still a duplicate.
+    leave_record(&table, &events[1], "SENT", now, now).await;
+    leave_record(&table, &events[2], "IN_PROGRESS", now - 1, now + far).await;
+    leave_record(&table, &events[3], "SENT", now - far, now - 1).await;
+    let mut outcomes = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        outcomes.push(match app.handle(e).await {
+            Ok(v) => v["outcome"].as_str().unwrap().to_owned(),
+            Err(e) => e.outcome().as_str().to_owned(),
+        });
+        if i == 1 {
+            // Later, the two records would be taken over rightly: these two claims must run in that second.
+            assert_eq!(epoch_now(), now, "the claims at the lease's and the TTL's end ran within their second");
+        }
+    }
+    assert_eq!(outcomes, ["duplicate_in_progress", "duplicate", "sent", "sent"]);
+    for (phone, sms) in phones.iter().zip([0, 0, 1, 1]) {
+        assert_eq!(moto().sms_to(phone).await.len(), sms, "{phone}");
+    }
+}
+
+/// A ledger over a mocked DynamoDB whose claim succeeds (the written item is kept in `written`) and whose
+/// `complete` fails.
+fn ledger_that_cannot_complete(table: &str, written: Arc<Mutex<HashMap<String, AttributeValue>>>) -> DynamoLedger {
+    let put = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |r| {
+            *written.lock().unwrap() = r.item().cloned().unwrap_or_default();
+            true
+        })
+        .then_output(|| PutItemOutput::builder().build());
+    let error = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"m"}"#;
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .sequence()
+        .http_status(500, Some(error.to_owned()))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update], |c| c
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+    DynamoLedger::new(client, table, Duration::from_secs(86_400))
+}
+
+/// What a failed `complete` leads to: the SMS is sent and the event ends `sent` with a warning; the record
+/// stays in progress, so a redelivery waits until the lease ends, then takes over and sends the code again.
+#[tokio::test]
+async fn a_failed_complete_keeps_the_sms_sent_and_a_redelivery_sends_again_after_the_lease() {
+    let (mut app, key, table) = setup().await;
+    let phone = "+12065557013";
+    let e = event(&key, phone, "ZXQ700013").await;
+    let written = Arc::new(Mutex::new(HashMap::new()));
+    app.ledger = Some(ledger_that_cannot_complete(&table, written.clone()));
+    let (logs, guard) = Logs::capture();
+    let first = app.handle_until(&e, Deadline::after(Duration::from_secs(1))).await.unwrap();
+    drop(guard);
+    assert_eq!(first["outcome"], "sent");
+    let lines = logs.lines();
+    let warning = lines.iter().find(|l| l["message"] == "the idempotency record could not be updated").expect("warned");
+    assert!(warning["reason"].as_str().unwrap().contains("InternalServerError"), "{warning}");
+    logs.assert_clean(&["ZXQ700013", phone]);
+
+    // The claim as the function wrote it, never completed, in the real table.
+    let claim = written.lock().unwrap().clone();
+    let mut put = dynamodb().put_item().table_name(&table);
+    for (name, value) in claim.clone() {
+        put = put.item(name, value);
+    }
+    put.send().await.unwrap();
+    app.ledger = Some(DynamoLedger::new(dynamodb(), &table, Duration::from_secs(86_400)));
+    let err = app.handle(&e).await.unwrap_err();
+    assert_eq!((err.outcome().as_str(), err.is_transient()), ("duplicate_in_progress", true));
+
+    let lease_until = number(&claim, "lease_until");
+    let lease = (Duration::from_secs(1) + LEASE_MARGIN).as_secs() as i64;
+    assert!(lease_until <= epoch_now() + lease, "the lease ends after the deadline and its margin: {lease_until}");
+    while epoch_now() <= lease_until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.handle(&e).await.unwrap()["outcome"], "sent");
+    assert_eq!(moto().sms_to(phone).await.len(), 2, "the same code, sent twice");
 }

@@ -47,9 +47,21 @@ pub trait Ledger: Send + Sync {
     /// taken over.
     fn claim(&self, key: &str, lease_until: SystemTime) -> impl Future<Output = Result<Claim, LedgerError>> + Send;
     /// Marks `key` as sent.
+    ///
+    /// When this fails, the SMS has gone out already: the function logs a warning and the event still ends
+    /// `sent` (failing it would make Lambda send the SMS again at once). The record stays in progress, so a
+    /// redelivery of the same event is told to retry until the claim's lease ends, then takes it over and
+    /// sends the same code again. That is deliberate: the record cannot tell a sender that published but
+    /// could not record it from one that crashed before publishing, and a code sent twice beats a code lost.
     fn complete(&self, key: &str, message_id: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Gives up a claim, so a later delivery may try again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Whether a table is configured (`IDEMPOTENCY_TABLE`). Without one nothing is recorded and nothing can
+    /// fail, so no error may name the table.
+    fn is_configured(&self) -> bool {
+        true
+    }
 
     /// Opens the connection to the table during init and checks it exists ([`crate::sender::warmup`]). Nothing to do
     /// by default.
@@ -74,6 +86,10 @@ pub fn message_key(code: Option<&str>, payload: &serde_json::Value) -> String {
 
 /// No ledger (`IDEMPOTENCY_TABLE` unset): every claim succeeds and nothing is recorded.
 impl<L: Ledger> Ledger for Option<L> {
+    fn is_configured(&self) -> bool {
+        self.is_some()
+    }
+
     async fn claim(&self, key: &str, lease_until: SystemTime) -> Result<Claim, LedgerError> {
         match self {
             Some(ledger) => ledger.claim(key, lease_until).await,

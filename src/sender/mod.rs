@@ -41,6 +41,8 @@ use warmup::WarmUpReport;
 const PROBE_BUDGET: Duration = Duration::from_millis(1500);
 /// The budget of [`Sender::handle`], when no Lambda deadline is known (local runs, tests).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
+/// How long a claim in the ledger outlasts the invocation's deadline: time to write the outcome after it.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the pipeline needs to know besides its ports.
 #[derive(Debug, Clone)]
@@ -194,6 +196,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             // Sending failed: a later delivery must be free to try again.
             Err(_) => self.ledger.release(&key).await,
         };
+        // The SMS's fate does not change with the record's (what a redelivery then does: `Ledger::complete`).
         if let Err(e) = recorded {
             tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
         }
@@ -237,15 +240,18 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, policy })
     }
 
-    /// Claims the message in the ledger, leasing it until the deadline (plus a second to write the outcome).
+    /// Claims the message in the ledger, leasing it until the deadline plus [`LEASE_MARGIN`]. Without a table
+    /// the claim cannot fail, so it is not wrapped in retries: no timeout can blame a table that is not set.
     async fn claim(&self, key: &str, deadline: Deadline) -> Result<Claim, SendError> {
         if !self.ledger.records() {
             // No table: nothing to claim, so no deadline can fail it (with an error naming an unset setting).
             return Ok(Claim::Acquired);
         }
-        let lease_until =
-            SystemTime::now() + deadline.0.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        let lease_until = deadline.wall_clock() + LEASE_MARGIN;
         let claim = || self.ledger.claim(key, lease_until);
+        if !self.ledger.is_configured() {
+            return Ok(claim().await?);
+        }
         Ok(with_retries("idempotency", deadline, claim, LedgerError::is_transient, LedgerError::timeout).await?)
     }
 
