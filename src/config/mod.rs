@@ -6,7 +6,8 @@ pub mod env;
 use std::time::Duration;
 
 use crate::destination::attributes::{
-    check_max_price, check_origination_number, check_sender_id, SmsAttributes, SmsType,
+    check_max_price, check_origination_number, check_resource_id, check_sender_id, SmsAttributes, SmsType,
+    TransportKind,
 };
 use crate::destination::region::{is_region_name, is_user_pool_id};
 use crate::destination::routing::Routes;
@@ -50,6 +51,15 @@ pub struct ProbeSettings {
     pub cache_for: Duration,
 }
 
+/// How End User Messaging sends (`SendTextMessage`), besides each route's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TextMessageOptions {
+    /// `SMS_TTL_SECONDS`: one `TimeToLive` for every message instead of the per-trigger-source defaults.
+    pub ttl: Option<Duration>,
+    /// `SMS_DRY_RUN`: send with `DryRun` (the request is checked, no SMS goes out).
+    pub dry_run: bool,
+}
+
 /// The DynamoDB state table: the ledger that makes sending exactly-once, and the abuse gate's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateTable {
@@ -72,6 +82,8 @@ pub struct Config {
     /// Message attributes per destination country: `SMS_ROUTES_FILE` layered over [`Config::sms`].
     pub routes: Routes,
     pub probe: ProbeSettings,
+    /// `SMS_TTL_SECONDS` and `SMS_DRY_RUN`, for End User Messaging.
+    pub text_message: TextMessageOptions,
     /// `ALLOWED_USER_POOL_IDS`: when set, events from other pools are refused before any KMS call.
     pub allowed_pools: Option<Vec<String>>,
     /// `STATE_TABLE` (or its old name `IDEMPOTENCY_TABLE`) and `IDEMPOTENCY_TTL_SECONDS`: when set, each
@@ -154,6 +166,10 @@ impl Config {
                 enabled: env.on_off("SMS_PROBE", true)?,
                 cache_for: env.seconds("SMS_PROBE_CACHE_SECONDS", 300, 10..=86_400)?,
             },
+            text_message: TextMessageOptions {
+                ttl: env.get("SMS_TTL_SECONDS").map(|_| env.seconds("SMS_TTL_SECONDS", 0, 5..=259_200)).transpose()?,
+                dry_run: env.on_off("SMS_DRY_RUN", false)?,
+            },
             allowed_pools: env.parsed("ALLOWED_USER_POOL_IDS", pool_ids)?,
             state_table: state_table(env)?,
             policy: gate_policy(env)?,
@@ -180,14 +196,19 @@ fn key_source(env: &Env) -> Result<KeySource, ConfigError> {
     }
 }
 
-/// `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`.
+/// `SMS_TRANSPORT`, `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`, and End User Messaging's
+/// `ORIGINATION_IDENTITY`, `SMS_CONFIGURATION_SET`, `SMS_PROTECT_CONFIGURATION_ID`.
 fn sms_attributes(env: &Env) -> Result<SmsAttributes, ConfigError> {
     let text = |check: fn(&str) -> Result<(), String>| move |v: &str| check(v).map(|_| v.to_owned());
     Ok(SmsAttributes {
+        transport: env.parsed("SMS_TRANSPORT", TransportKind::parse)?.unwrap_or_default(),
         sms_type: env.parsed("SMS_TYPE", SmsType::parse)?.unwrap_or(SmsType::Transactional),
         sender_id: env.parsed("SENDER_ID", text(check_sender_id))?,
         origination_number: env.parsed("ORIGINATION_NUMBER", text(check_origination_number))?,
         max_price: env.parsed("MAX_PRICE", text(check_max_price))?,
+        origination_identity: env.parsed("ORIGINATION_IDENTITY", text(check_resource_id))?,
+        configuration_set: env.parsed("SMS_CONFIGURATION_SET", text(check_resource_id))?,
+        protect_configuration_id: env.parsed("SMS_PROTECT_CONFIGURATION_ID", text(check_resource_id))?,
     })
 }
 

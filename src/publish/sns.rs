@@ -12,11 +12,34 @@ use crate::destination::phone::PhoneNumber;
 
 type ClientFactory = Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) + Send + Sync>;
 
-/// SNS and CloudWatch clients per SNS Region, built on first use and reused for the life of the process.
-pub struct RegionalClients {
-    make: ClientFactory,
-    clients: Mutex<HashMap<String, (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client)>>,
+/// Clients of one kind per Region, built on first use and reused for the life of the process.
+pub struct PerRegion<C> {
+    make: Box<dyn Fn(&str) -> C + Send + Sync>,
+    clients: Mutex<HashMap<String, C>>,
 }
+
+impl<C: Clone> PerRegion<C> {
+    /// Clients built by `make` for each Region asked for.
+    pub fn new(make: Box<dyn Fn(&str) -> C + Send + Sync>) -> Self {
+        PerRegion { make, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// The client for `region`.
+    pub fn get(&self, region: &str) -> C {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.entry(region.to_owned()).or_insert_with(|| (self.make)(region)).clone()
+    }
+
+    /// The Regions that have clients so far, sorted.
+    pub fn regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self.clients.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
+        regions.sort();
+        regions
+    }
+}
+
+/// SNS and CloudWatch clients per SNS Region.
+pub struct RegionalClients(PerRegion<(aws_sdk_sns::Client, aws_sdk_cloudwatch::Client)>);
 
 impl RegionalClients {
     /// Clients from the function's AWS config, with the caller role's credentials when one is set.
@@ -32,12 +55,11 @@ impl RegionalClients {
 
     /// Clients from a factory, e.g. mocked clients in tests.
     pub fn from_factory(make: ClientFactory) -> Self {
-        RegionalClients { make, clients: Mutex::new(HashMap::new()) }
+        RegionalClients(PerRegion::new(make))
     }
 
     fn get(&self, region: &str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients.entry(region.to_owned()).or_insert_with(|| (self.make)(region)).clone()
+        self.0.get(region)
     }
 
     /// The SNS client for `region`.
@@ -52,9 +74,7 @@ impl RegionalClients {
 
     /// The Regions that have clients so far, sorted.
     pub fn regions(&self) -> Vec<String> {
-        let mut regions: Vec<String> = self.clients.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
-        regions.sort();
-        regions
+        self.0.regions()
     }
 }
 
@@ -92,10 +112,10 @@ impl Publisher for SnsPublisher {
         sns_region: &str,
         phone: &PhoneNumber,
         body: &str,
-        attributes: &MessageAttributes,
+        attributes: &MessageAttributes<'_>,
     ) -> Result<String, PublishError> {
         let mut request = self.clients.sns(sns_region).publish().phone_number(phone.as_e164()).message(body);
-        for (name, value) in attributes {
+        for (name, value) in attributes.route.message_attributes_for(attributes.source) {
             request = request.message_attributes(*name, value.clone());
         }
         let out = request.send().await.map_err(|e| PublishError::from_sdk(&e))?;
