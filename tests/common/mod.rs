@@ -144,7 +144,9 @@ impl EumEmulator {
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
         ]);
+        // One attempt per call, so what is retried is what the function's own classifier calls transient.
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
             .env(env)
             .fs(aws_types::os_shim_internal::Fs::from_slice(&[]))
             .load()
