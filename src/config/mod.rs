@@ -443,6 +443,19 @@ mod tests {
         assert_eq!(c.sms.origination_number.as_deref(), Some("+18005550100"));
         assert_eq!(c.sms.max_price.as_deref(), Some("0.50"));
         assert!(c.warm_up, "on by default");
+        assert_eq!((c.sms.transport, c.text_message), (TransportKind::Sns, TextMessageOptions::default()));
+        let eum = parse(&[
+            k,
+            ("SMS_TRANSPORT", "end-user-messaging"),
+            ("ORIGINATION_IDENTITY", "arn:aws:sms-voice:us-east-1:111122223333:pool/pool-1"),
+            ("SMS_TTL_SECONDS", "600"),
+            ("SMS_DRY_RUN", "on"),
+        ])
+        .unwrap();
+        assert_eq!(eum.sms.transport, TransportKind::EndUserMessaging);
+        assert_eq!(eum.text_message, TextMessageOptions { ttl: Some(Duration::from_secs(600)), dry_run: true });
+        // Through End User Messaging the identity is where US messages come from: no warning.
+        assert!(eum.routes.warnings().is_empty());
         assert!(!parse(&[k, ("WARM_UP", "off")]).unwrap().warm_up);
         for (var, value) in [
             ("SMS_TYPE", "transactional"),
@@ -469,6 +482,13 @@ mod tests {
             ("SMS_LOCALE_METADATA_KEY", "a key"),
             ("SMS_TEMPLATES_FILE", "/nonexistent/messages.toml"),
             ("SMS_ROUTES_FILE", "/nonexistent/routes.toml"),
+            ("SMS_TRANSPORT", "pinpoint"),
+            ("ORIGINATION_IDENTITY", "my pool"),
+            ("SMS_CONFIGURATION_SET", "otp events"),
+            ("SMS_PROTECT_CONFIGURATION_ID", "protect 1"),
+            ("SMS_TTL_SECONDS", "4"),
+            ("SMS_TTL_SECONDS", "259201"),
+            ("SMS_DRY_RUN", "yes"),
         ] {
             assert_eq!(err_var(&[k, (var, value)]), var, "{var}={value}");
         }

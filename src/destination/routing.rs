@@ -718,6 +718,12 @@ mod tests {
         assert_eq!(r.route_for(&phone("+14165550100")).origination_number.as_deref(), Some("+18445550100"));
         // A short code (no +) is fine; a number from another country is not.
         assert!(Routes::from_toml("[countries.US]\norigination_number = \"12345\"\n", "r.toml", &env()).is_ok());
+        // Through End User Messaging a pool or sender ID is an origination identity too.
+        let eum = "[countries.US]\ntransport = \"end-user-messaging\"\norigination_identity = \"pool-1\"\n";
+        let r = Routes::from_toml(eum, "r.toml", &env()).unwrap();
+        let us = r.route_for(&phone("+12065550100"));
+        assert_eq!(us.text_message_for(&TriggerSource::SignUp).origination_identity.as_deref(), Some("pool-1"));
+        assert!(r.uses(TransportKind::EndUserMessaging) && r.uses(TransportKind::Sns));
         let e = Routes::from_toml("[countries.US]\norigination_number = \"+447700900123\"\n", "r.toml", &env())
             .unwrap_err();
         assert_eq!(e.key, "countries.US.origination_number");
@@ -738,6 +744,10 @@ mod tests {
             ("[default]\nsms_type = \"transactional\"", "default.sms_type", "Transactional"),
             ("[default]\nsenderid = \"X\"", "default.senderid", "is not a route field"),
             ("[default]\nsender_id = 5", "default.sender_id", "must be a string"),
+            ("[default]\ntransport = \"pinpoint\"", "default.transport", "is not a transport"),
+            ("[default]\ntransport = 1", "default.transport", "must be a string"),
+            ("[default]\nconfiguration_set = \"a b\"", "default.configuration_set", "End User Messaging ID"),
+            ("[countries.US]\norigination_identity = \"pool-1\"", "countries.US", "origination_identity"),
             ("[countries.XX]\nmax_price = \"1\"", "countries.XX", "is not a country"),
             ("[countries.USA]\nmax_price = \"1\"", "countries.USA", "is not a country"),
             ("[countries.GB]\nmax_price = \"1\"\n[countries.gb]\nmax_price = \"2\"", "countries.gb", "is listed twice"),
