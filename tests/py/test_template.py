@@ -122,7 +122,9 @@ def test_decrypt_needs_this_pools_encryption_context():
 
 def test_only_the_read_only_probe_uses_resource_star():
     star = {s["Sid"]: s for s in ROLE if "*" in as_list(s.get("Resource", []))}
-    assert sorted(star) == ["ProbeSmsSandboxAndSpend", "ProbeSmsThroughSns"]
+    assert sorted(star) == ["ProbeSmsSandboxAndSpend", "ProbeSmsThroughSns", "ReadEndUserMessagingAccount"]
+    assert sorted(as_list(star["ReadEndUserMessagingAccount"]["Action"])) == [
+        "sms-voice:DescribeAccountAttributes", "sms-voice:DescribeSpendLimits"]
     assert sorted(as_list(star["ProbeSmsSandboxAndSpend"]["Action"])) == sorted([
         "sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "sns:GetSMSAttributes",
         "cloudwatch:GetMetricStatistics",
@@ -133,14 +135,24 @@ def test_only_the_read_only_probe_uses_resource_star():
 def test_probe_reads_end_user_messaging_only_through_sns():
     """SNS's SMS runs on AWS End User Messaging SMS: AWS's AmazonSNSReadOnlyAccess pairs the SNS reads with these
     sms-voice reads, allowed only when SNS makes the call."""
-    probe = find(ROLE, "sms-voice:DescribeSpendLimits")
-    assert probe["Sid"] == "ProbeSmsThroughSns"
+    probe = next(s for s in ROLE if s.get("Sid") == "ProbeSmsThroughSns")
     assert sorted(as_list(probe["Action"])) == [
         "sms-voice:DescribeAccountAttributes", "sms-voice:DescribeSpendLimits",
         "sms-voice:DescribeVerifiedDestinationNumbers",
     ]
     assert probe["Resource"] == "*"
     assert probe["Condition"] == {"StringEquals": {"aws:CalledViaLast": "sns.amazonaws.com"}}
+
+
+def test_end_user_messaging_sends_only_from_this_accounts_resources_when_chosen():
+    send = find(ROLE, "sms-voice:SendTextMessage")
+    assert send["Sid"] == "SendTextMessages"
+    kinds = ["phone-number", "pool", "sender-id", "configuration-set", "protect-configuration"]
+    assert send["Resource"] == [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:sms-voice:*:${{AWS::AccountId}}:{kind}/*"} for kind in kinds]
+    conditions = plain(T["Conditions"])
+    assert conditions["SendsThroughEum"] == {"Fn::And": [
+        {"Fn::Equals": [{"Ref": "Transport"}, "end-user-messaging"]}, {"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
 
 
 def test_sns_permissions_move_to_the_caller_role_when_one_is_set():
@@ -339,6 +351,11 @@ CASES = {
     "SMS_PROBE": (["on", "off"], ["yes", ""]),
     "WARM_UP": (["on", "off"], ["yes", "true"]),
     "SMS_PROBE_CACHE_SECONDS": (["10", "300", "86400"], ["1", "86401"]),
+    "SMS_TRANSPORT": (["sns", "end-user-messaging"], ["eum", ""]),
+    "ORIGINATION_IDENTITY": (["", "pool-1", "arn:aws:sms-voice:us-east-1:111122223333:pool/pool-1", "+18005550100"],
+                             ["my pool", "x" * 129]),
+    "SMS_CONFIGURATION_SET": (["", "otp-events"], ["otp events"]),
+    "SMS_DRY_RUN": (["on", "off"], ["yes", ""]),
 }
 
 
