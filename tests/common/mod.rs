@@ -14,25 +14,32 @@ pub struct Moto {
     _child: Mutex<Child>,
 }
 
-/// The moto server for this test binary, started on first use. Fails (never skips) when moto is missing.
+/// Starts `tests/<script>` with the Python moto is installed in, and returns its URL (from the port it prints)
+/// and the process, which exits when its stdin closes. Fails (never skips) when that Python is missing.
+fn start_server(script: &str) -> (String, Child) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
+    let mut child = Command::new(&python)
+        .arg(format!("{root}/tests/{script}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {script} with {python}: {e}. Run scripts/test, which installs it (scripts/setup).")
+        });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the server prints its port");
+    let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("{script} did not start: {line:?}"));
+    (format!("http://127.0.0.1:{port}"), child)
+}
+
+/// The moto server for this test binary, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg(format!("{root}/tests/moto_server.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto with {python}: {e}. Run scripts/test, which installs it (scripts/setup).")
-            });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("moto prints its port");
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("moto did not start: {line:?}"));
-        Moto { url: format!("http://127.0.0.1:{port}"), _child: Mutex::new(child) }
+        let (url, child) = start_server("moto_server.py");
+        Moto { url, _child: Mutex::new(child) }
     })
 }
 
@@ -117,19 +124,8 @@ pub struct EumEmulator {
 pub fn eum_emulator() -> &'static EumEmulator {
     static EMULATOR: OnceLock<EumEmulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
-        let mut child = Command::new(&python)
-            .arg(format!("{root}/tests/eum_emulator.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the emulator with {python}: {e}. Run scripts/test."));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the emulator prints its port");
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("the emulator did not start: {line:?}"));
-        EumEmulator { url: format!("http://127.0.0.1:{port}"), _child: Mutex::new(child) }
+        let (url, child) = start_server("eum_emulator.py");
+        EumEmulator { url, _child: Mutex::new(child) }
     })
 }
 
