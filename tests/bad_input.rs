@@ -35,7 +35,7 @@ impl Publisher for Recorder {
         _: &str,
         phone: &PhoneNumber,
         body: &str,
-        _: &MessageAttributes,
+        _: &MessageAttributes<'_>,
     ) -> Result<String, PublishError> {
         self.0.lock().unwrap().push((phone.as_e164().to_owned(), body.to_owned()));
         Ok("recorded".into())

@@ -10,9 +10,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::date_time::{DateTime, Format};
 use cognito_sms_sender::config::CallerRole;
+use cognito_sms_sender::destination::attributes::SmsAttributes;
 use cognito_sms_sender::destination::phone::PhoneNumber;
+use cognito_sms_sender::destination::routing::Routes;
+use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::publish::sns::{RegionalClients, SnsPublisher};
-use cognito_sms_sender::publish::{PublishError, Publisher};
+use cognito_sms_sender::publish::{MessageAttributes, PublishError, Publisher};
 use cognito_sms_sender::sender::outcome::{Outcome, SendError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -138,7 +141,10 @@ async fn publisher(url: &str, external_id: Option<&str>) -> SnsPublisher {
 }
 
 async fn publish(p: &SnsPublisher) -> Result<String, PublishError> {
-    p.publish("us-east-1", &PhoneNumber::parse(Some("+12065550100")).unwrap(), "Your code is 424242", &[]).await
+    let routes = Routes::from_attributes(&SmsAttributes::default());
+    let route = routes.route_for_country(None);
+    let attributes = MessageAttributes { route, source: &TriggerSource::SignUp, pool: "us-east-1_Role" };
+    p.publish("us-east-1", &PhoneNumber::parse(Some("+12065550100")).unwrap(), "Your code is 424242", &attributes).await
 }
 
 fn calls(seen: &Mutex<Vec<Seen>>, action: &str) -> Vec<Seen> {

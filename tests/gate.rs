@@ -47,7 +47,7 @@ impl Publisher for Recorder {
         _: &str,
         phone: &PhoneNumber,
         _: &str,
-        _: &MessageAttributes,
+        _: &MessageAttributes<'_>,
     ) -> Result<String, PublishError> {
         if self.fail_first.load(Ordering::SeqCst) > 0 {
             self.fail_first.fetch_sub(1, Ordering::SeqCst);

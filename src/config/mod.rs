@@ -6,7 +6,8 @@ pub mod env;
 use std::time::Duration;
 
 use crate::destination::attributes::{
-    check_max_price, check_origination_number, check_sender_id, SmsAttributes, SmsType,
+    check_max_price, check_origination_number, check_resource_id, check_sender_id, SmsAttributes, SmsType,
+    TransportKind,
 };
 use crate::destination::region::{is_region_name, is_user_pool_id};
 use crate::destination::routing::Routes;
@@ -51,6 +52,15 @@ pub struct ProbeSettings {
     pub cache_for: Duration,
 }
 
+/// How End User Messaging sends (`SendTextMessage`), besides each route's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TextMessageOptions {
+    /// `SMS_TTL_SECONDS`: one `TimeToLive` for every message instead of the per-trigger-source defaults.
+    pub ttl: Option<Duration>,
+    /// `SMS_DRY_RUN`: send with `DryRun` (the request is checked, no SMS goes out).
+    pub dry_run: bool,
+}
+
 /// The DynamoDB state table: the ledger that makes sending exactly-once, and the abuse gate's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateTable {
@@ -73,6 +83,8 @@ pub struct Config {
     /// Message attributes per destination country: `SMS_ROUTES_FILE` layered over [`Config::sms`].
     pub routes: Routes,
     pub probe: ProbeSettings,
+    /// `SMS_TTL_SECONDS` and `SMS_DRY_RUN`, for End User Messaging.
+    pub text_message: TextMessageOptions,
     /// `ALLOWED_USER_POOL_IDS`: when set, events from other pools are refused before any KMS call.
     pub allowed_pools: Option<Vec<String>>,
     /// `STATE_TABLE` (or its old name `IDEMPOTENCY_TABLE`) and `IDEMPOTENCY_TTL_SECONDS`: when set, each
@@ -155,6 +167,10 @@ impl Config {
                 enabled: env.on_off("SMS_PROBE", true)?,
                 cache_for: env.seconds("SMS_PROBE_CACHE_SECONDS", 300, 10..=86_400)?,
             },
+            text_message: TextMessageOptions {
+                ttl: env.get("SMS_TTL_SECONDS").map(|_| env.seconds("SMS_TTL_SECONDS", 0, 5..=259_200)).transpose()?,
+                dry_run: env.on_off("SMS_DRY_RUN", false)?,
+            },
             allowed_pools: env.parsed("ALLOWED_USER_POOL_IDS", pool_ids)?,
             state_table: state_table(env)?,
             policy: gate_policy(env)?,
@@ -181,14 +197,19 @@ fn key_source(env: &Env) -> Result<KeySource, ConfigError> {
     }
 }
 
-/// `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`.
+/// `SMS_TRANSPORT`, `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`, and End User Messaging's
+/// `ORIGINATION_IDENTITY`, `SMS_CONFIGURATION_SET`, `SMS_PROTECT_CONFIGURATION_ID`.
 fn sms_attributes(env: &Env) -> Result<SmsAttributes, ConfigError> {
     let text = |check: fn(&str) -> Result<(), String>| move |v: &str| check(v).map(|_| v.to_owned());
     Ok(SmsAttributes {
+        transport: env.parsed("SMS_TRANSPORT", TransportKind::parse)?.unwrap_or_default(),
         sms_type: env.parsed("SMS_TYPE", SmsType::parse)?.unwrap_or(SmsType::Transactional),
         sender_id: env.parsed("SENDER_ID", text(check_sender_id))?,
         origination_number: env.parsed("ORIGINATION_NUMBER", text(check_origination_number))?,
         max_price: env.parsed("MAX_PRICE", text(check_max_price))?,
+        origination_identity: env.parsed("ORIGINATION_IDENTITY", text(check_resource_id))?,
+        configuration_set: env.parsed("SMS_CONFIGURATION_SET", text(check_resource_id))?,
+        protect_configuration_id: env.parsed("SMS_PROTECT_CONFIGURATION_ID", text(check_resource_id))?,
     })
 }
 
@@ -442,6 +463,19 @@ mod tests {
         assert_eq!(c.sms.origination_number.as_deref(), Some("+18005550100"));
         assert_eq!(c.sms.max_price.as_deref(), Some("0.50"));
         assert!(c.warm_up, "on by default");
+        assert_eq!((c.sms.transport, c.text_message), (TransportKind::Sns, TextMessageOptions::default()));
+        let eum = parse(&[
+            k,
+            ("SMS_TRANSPORT", "end-user-messaging"),
+            ("ORIGINATION_IDENTITY", "arn:aws:sms-voice:us-east-1:111122223333:pool/pool-1"),
+            ("SMS_TTL_SECONDS", "600"),
+            ("SMS_DRY_RUN", "on"),
+        ])
+        .unwrap();
+        assert_eq!(eum.sms.transport, TransportKind::EndUserMessaging);
+        assert_eq!(eum.text_message, TextMessageOptions { ttl: Some(Duration::from_secs(600)), dry_run: true });
+        // Through End User Messaging the identity is where US messages come from: no warning.
+        assert!(eum.routes.warnings().is_empty());
         assert!(!parse(&[k, ("WARM_UP", "off")]).unwrap().warm_up);
         for (var, value) in [
             ("SMS_TYPE", "transactional"),
@@ -468,6 +502,13 @@ mod tests {
             ("SMS_LOCALE_METADATA_KEY", "a key"),
             ("SMS_TEMPLATES_FILE", "/nonexistent/messages.toml"),
             ("SMS_ROUTES_FILE", "/nonexistent/routes.toml"),
+            ("SMS_TRANSPORT", "pinpoint"),
+            ("ORIGINATION_IDENTITY", "my pool"),
+            ("SMS_CONFIGURATION_SET", "otp events"),
+            ("SMS_PROTECT_CONFIGURATION_ID", "protect 1"),
+            ("SMS_TTL_SECONDS", "4"),
+            ("SMS_TTL_SECONDS", "259201"),
+            ("SMS_DRY_RUN", "yes"),
         ] {
             assert_eq!(err_var(&[k, (var, value)]), var, "{var}={value}");
         }

@@ -1,5 +1,35 @@
-//! The settings every SMS carries (type, sender ID, origination number, maximum price), and the one check of
-//! each, used for the environment variables and for the routing table alike.
+//! The settings every SMS carries (transport, type, sender ID, origination number or identity, maximum price,
+//! configuration set, protect configuration), and the one check of each, used for the environment variables
+//! and for the routing table alike.
+
+/// The service an SMS is sent through (`SMS_TRANSPORT`, or `transport` in a route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TransportKind {
+    /// Amazon SNS `Publish` (the default).
+    #[default]
+    Sns,
+    /// AWS End User Messaging SMS `SendTextMessage` (`pinpoint-sms-voice-v2`).
+    EndUserMessaging,
+}
+
+impl TransportKind {
+    /// The name used in settings: `sns` or `end-user-messaging`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Sns => "sns",
+            TransportKind::EndUserMessaging => "end-user-messaging",
+        }
+    }
+
+    /// Reads `sns` or `end-user-messaging`.
+    pub fn parse(v: &str) -> Result<TransportKind, String> {
+        match v {
+            "sns" => Ok(TransportKind::Sns),
+            "end-user-messaging" => Ok(TransportKind::EndUserMessaging),
+            other => Err(format!("{other:?} is not a transport; use \"sns\" or \"end-user-messaging\"")),
+        }
+    }
+}
 
 /// `AWS.SNS.SMS.SMSType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +60,44 @@ impl SmsType {
 /// The message attributes the environment sets for every message (the routing table's default route).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsAttributes {
+    pub transport: TransportKind,
     pub sms_type: SmsType,
     pub sender_id: Option<String>,
     pub origination_number: Option<String>,
     /// USD, kept as the validated decimal text SNS expects.
     pub max_price: Option<String>,
+    /// End User Messaging only: a phone number, pool or sender ID, by ID or ARN (`ORIGINATION_IDENTITY`).
+    pub origination_identity: Option<String>,
+    /// End User Messaging only: the configuration set, by name or ARN (`SMS_CONFIGURATION_SET`).
+    pub configuration_set: Option<String>,
+    /// End User Messaging only: the protect configuration, by ID or ARN (`SMS_PROTECT_CONFIGURATION_ID`).
+    pub protect_configuration_id: Option<String>,
 }
 
 impl Default for SmsAttributes {
     fn default() -> Self {
-        SmsAttributes { sms_type: SmsType::Transactional, sender_id: None, origination_number: None, max_price: None }
+        SmsAttributes {
+            transport: TransportKind::Sns,
+            sms_type: SmsType::Transactional,
+            sender_id: None,
+            origination_number: None,
+            max_price: None,
+            origination_identity: None,
+            configuration_set: None,
+            protect_configuration_id: None,
+        }
     }
+}
+
+/// An End User Messaging resource (origination identity, configuration set, protect configuration) by ID, name
+/// or ARN: 1-256 letters, digits and `_ - : / + .`, as the API's patterns allow.
+pub fn check_resource_id(v: &str) -> Result<(), String> {
+    let ok = (1..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:/+.".contains(&b));
+    ok.then_some(()).ok_or_else(|| {
+        format!(
+            "{v:?} is not an End User Messaging ID, name or ARN: 1-256 letters, digits, '_', '-', ':', '/', '+', '.'"
+        )
+    })
 }
 
 /// An alphanumeric sender ID: 3-11 letters, digits or hyphens, at least one letter.
@@ -86,5 +143,13 @@ mod tests {
         }
         assert_eq!(SmsType::parse("Promotional"), Ok(SmsType::Promotional));
         assert!(SmsType::parse("transactional").unwrap_err().contains("Transactional"));
+        assert_eq!(TransportKind::parse("end-user-messaging"), Ok(TransportKind::EndUserMessaging));
+        assert_eq!(TransportKind::parse(TransportKind::Sns.as_str()), Ok(TransportKind::Sns));
+        assert!(TransportKind::parse("eum").unwrap_err().contains("end-user-messaging"));
+        assert!(check_resource_id("pool-0123456789abcdef").is_ok());
+        assert!(check_resource_id("arn:aws:sms-voice:us-east-1:111122223333:configuration-set/otp").is_ok());
+        for bad in ["", "my set", &"x".repeat(257)] {
+            assert!(check_resource_id(bad).unwrap_err().contains("is not an End User Messaging ID"), "{bad}");
+        }
     }
 }

@@ -1,25 +1,31 @@
-//! Sending the way each country requires: the SNS message attributes per destination country.
+//! Sending the way each country requires: the transport and its settings per destination country (the SNS
+//! message attributes, or the End User Messaging `SendTextMessage` settings).
 //!
 //! The country comes from the number ([`country_of`]). A routing table
 //! (`SMS_ROUTES_FILE`, TOML) has a `[default]` route and `[countries.<ISO code>]` routes; a country route
 //! inherits every field it does not set from `[default]`, and `[default]` inherits from the environment
-//! (`SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `MAX_PRICE`), which alone make the default route when there
-//! is no file. An empty string removes an inherited value.
+//! (`SMS_TRANSPORT`, `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `ORIGINATION_IDENTITY`, `MAX_PRICE`,
+//! `SMS_CONFIGURATION_SET`, `SMS_PROTECT_CONFIGURATION_ID`), which alone make the default route when there is
+//! no file. An empty string removes an inherited value.
 //!
 //! Two rules hold whatever the table says:
 //! - Countries that do not allow alphanumeric sender IDs ([`NO_SENDER_ID`]) never get a `SenderID`: an
 //!   inherited one is dropped, and one set in that country's own section is refused at init.
 //! - US and Canadian carriers only deliver from a registered origination identity (toll-free, 10DLC or short
 //!   code). A `[countries.US]` or `[countries.CA]` route without an `origination_number` (its own or
-//!   inherited) is refused at init. When those numbers fall to a default route without one, init succeeds
+//!   inherited; through End User Messaging an `origination_identity` does too) is refused at init. When those numbers fall to a default route without one, init succeeds
 //!   with a warning ([`Routes::warnings`]): SNS then picks one of the account's identities itself, which works
 //!   when the account has exactly the right one.
 
 use std::collections::HashMap;
 
+use aws_sdk_pinpointsmsvoicev2::types::{DestinationCountryParameterKey, MessageType};
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::attributes::{check_max_price, check_origination_number, check_sender_id, SmsAttributes, SmsType};
+use super::attributes::{
+    check_max_price, check_origination_number, check_resource_id, check_sender_id, SmsAttributes, SmsType,
+    TransportKind,
+};
 use super::phone::{country_of, parse_country, Country, PhoneNumber};
 use crate::message::event::TriggerSource;
 use crate::toml_file::{self, FileError, ENV_ORIGIN};
@@ -36,10 +42,24 @@ pub const NEEDS_ORIGINATION_NUMBER: [&str; 2] = ["US", "CA"];
 /// SNS message attributes, built once per route at init.
 type AttributeList = Vec<(&'static str, MessageAttributeValue)>;
 
+/// A route's End User Messaging `SendTextMessage` settings, built once at init.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMessageSettings {
+    pub origination_identity: Option<String>,
+    pub configuration_set: Option<String>,
+    pub protect_configuration_id: Option<String>,
+    pub message_type: MessageType,
+    /// USD in the API's form (digits, a point, at most five decimals).
+    pub max_price: Option<String>,
+    /// India's DLT IDs (`IN_ENTITY_ID`, `IN_TEMPLATE_ID`), when set.
+    pub country_parameters: Option<HashMap<DestinationCountryParameterKey, String>>,
+}
+
 /// How messages to one country (or by default) are sent. The message attributes are built once, at init.
 #[derive(Debug, Clone)]
 pub struct Route {
     name: String,
+    pub transport: TransportKind,
     pub sms_type: SmsType,
     pub sender_id: Option<String>,
     pub origination_number: Option<String>,
@@ -51,13 +71,20 @@ pub struct Route {
     pub template_id: Option<String>,
     /// DLT template IDs of single trigger sources: each registered message text has its own.
     pub template_ids: HashMap<TriggerSource, String>,
+    /// End User Messaging only: a phone number, pool or sender ID (ID or ARN); `origination_number` otherwise.
+    pub origination_identity: Option<String>,
+    pub configuration_set: Option<String>,
+    pub protect_configuration_id: Option<String>,
     attributes: AttributeList,
     by_source: HashMap<TriggerSource, AttributeList>,
+    text: TextMessageSettings,
+    text_by_source: HashMap<TriggerSource, TextMessageSettings>,
 }
 
 /// The fields a route section may set; `Some(None)` is an explicit removal (`""`).
 #[derive(Debug, Clone, Default)]
 struct Fields {
+    transport: Option<TransportKind>,
     sms_type: Option<SmsType>,
     sender_id: Option<Option<String>>,
     origination_number: Option<Option<String>>,
@@ -65,6 +92,9 @@ struct Fields {
     entity_id: Option<Option<String>>,
     template_id: Option<Option<String>>,
     template_ids: HashMap<TriggerSource, String>,
+    origination_identity: Option<Option<String>>,
+    configuration_set: Option<Option<String>>,
+    protect_configuration_id: Option<Option<String>>,
 }
 
 impl Route {
@@ -72,6 +102,7 @@ impl Route {
         let flat = |v: Option<Option<String>>| v.flatten();
         let mut route = Route {
             name,
+            transport: f.transport.unwrap_or_default(),
             sms_type: f.sms_type.unwrap_or(SmsType::Transactional),
             sender_id: flat(f.sender_id),
             origination_number: flat(f.origination_number),
@@ -79,17 +110,33 @@ impl Route {
             entity_id: flat(f.entity_id),
             template_id: flat(f.template_id),
             template_ids: f.template_ids,
+            origination_identity: flat(f.origination_identity),
+            configuration_set: flat(f.configuration_set),
+            protect_configuration_id: flat(f.protect_configuration_id),
             attributes: Vec::new(),
             by_source: HashMap::new(),
+            text: TextMessageSettings {
+                origination_identity: None,
+                configuration_set: None,
+                protect_configuration_id: None,
+                message_type: MessageType::Transactional,
+                max_price: None,
+                country_parameters: None,
+            },
+            text_by_source: HashMap::new(),
         };
         route.attributes = route.attributes_with(route.template_id.as_deref());
         route.by_source =
             route.template_ids.iter().map(|(s, id)| (s.clone(), route.attributes_with(Some(id)))).collect();
+        route.text = route.text_message_with(route.template_id.as_deref());
+        route.text_by_source =
+            route.template_ids.iter().map(|(s, id)| (s.clone(), route.text_message_with(Some(id)))).collect();
         route
     }
 
     fn fields(&self) -> Fields {
         Fields {
+            transport: Some(self.transport),
             sms_type: Some(self.sms_type),
             sender_id: Some(self.sender_id.clone()),
             origination_number: Some(self.origination_number.clone()),
@@ -97,6 +144,40 @@ impl Route {
             entity_id: Some(self.entity_id.clone()),
             template_id: Some(self.template_id.clone()),
             template_ids: self.template_ids.clone(),
+            origination_identity: Some(self.origination_identity.clone()),
+            configuration_set: Some(self.configuration_set.clone()),
+            protect_configuration_id: Some(self.protect_configuration_id.clone()),
+        }
+    }
+
+    /// Where the route sends from: its `origination_identity` through End User Messaging when set, else its
+    /// `origination_number`.
+    pub fn origination(&self) -> Option<&str> {
+        match (self.transport, &self.origination_identity) {
+            (TransportKind::EndUserMessaging, Some(identity)) => Some(identity),
+            _ => self.origination_number.as_deref(),
+        }
+    }
+
+    /// The `SendTextMessage` settings with `template_id` as India's DLT template ID.
+    fn text_message_with(&self, template_id: Option<&str>) -> TextMessageSettings {
+        let mut country = HashMap::new();
+        if let Some(v) = &self.entity_id {
+            country.insert(DestinationCountryParameterKey::InEntityId, v.clone());
+        }
+        if let Some(v) = template_id {
+            country.insert(DestinationCountryParameterKey::InTemplateId, v.to_owned());
+        }
+        TextMessageSettings {
+            origination_identity: self.origination().map(str::to_owned),
+            configuration_set: self.configuration_set.clone(),
+            protect_configuration_id: self.protect_configuration_id.clone(),
+            message_type: match self.sms_type {
+                SmsType::Transactional => MessageType::Transactional,
+                SmsType::Promotional => MessageType::Promotional,
+            },
+            max_price: self.max_price.as_deref().map(api_price),
+            country_parameters: (!country.is_empty()).then_some(country),
         }
     }
 
@@ -140,6 +221,22 @@ impl Route {
     /// The message attributes for a message of `source`: its own DLT template ID when it has one.
     pub fn message_attributes_for(&self, source: &TriggerSource) -> &[(&'static str, MessageAttributeValue)] {
         self.by_source.get(source).unwrap_or(&self.attributes)
+    }
+
+    /// The `SendTextMessage` settings for a message of `source`: its own DLT template ID when it has one.
+    pub fn text_message_for(&self, source: &TriggerSource) -> &TextMessageSettings {
+        self.text_by_source.get(source).unwrap_or(&self.text)
+    }
+}
+
+/// A validated price (`0.50`, `2`) in the form `SendTextMessage` accepts: a point and at most five decimals.
+fn api_price(price: &str) -> String {
+    let fixed = format!("{:.5}", price.parse::<f64>().unwrap_or_default());
+    let trimmed = fixed.trim_end_matches('0');
+    if trimmed.ends_with('.') {
+        format!("{trimmed}0")
+    } else {
+        trimmed.to_owned()
     }
 }
 
@@ -223,6 +320,11 @@ impl Routes {
         self.by_country_needed
     }
 
+    /// Whether any route sends through `transport` (so its client is needed).
+    pub fn uses(&self, transport: TransportKind) -> bool {
+        self.default.transport == transport || self.countries.values().any(|r| r.transport == transport)
+    }
+
     /// The route for messages to `phone`.
     pub fn route_for(&self, phone: &PhoneNumber) -> &Route {
         if !self.by_country_needed {
@@ -273,10 +375,10 @@ fn country_route(default: &Route, id: Country, key: &str, own: Fields) -> Result
     }
     let route = Route::build(key.to_owned(), fields);
     if NEEDS_ORIGINATION_NUMBER.contains(&code) {
-        match route.origination_number.as_deref() {
+        match route.origination() {
             None => return Err((
                 key.to_owned(),
-                format!("{code} carriers only deliver from a registered origination identity: set origination_number (a toll-free, 10DLC or short code number of this account)"),
+                format!("{code} carriers only deliver from a registered origination identity: set origination_number (a toll-free, 10DLC or short code number of this account), or origination_identity through End User Messaging"),
             )),
             Some(n) if n.starts_with('+') && !n.starts_with("+1") => return Err((
                 format!("{key}.origination_number"),
@@ -296,7 +398,7 @@ fn uncovered_warning(default: &Route, by_country: &HashMap<Country, Route>) -> O
         .copied()
         .filter(|c| parse_country(c).is_some_and(|id| !by_country.contains_key(&id)))
         .collect();
-    (default.origination_number.is_none() && !uncovered.is_empty()).then(|| format!(
+    (default.origination().is_none() && !uncovered.is_empty()).then(|| format!(
         "{} numbers use the default route, which has no OriginationNumber: SNS picks one of the account's origination identities, and US and Canadian carriers drop messages without a registered one; set ORIGINATION_NUMBER, or origination_number in [countries.US] / [countries.CA] of SMS_ROUTES_FILE",
         uncovered.join(" and ")
     ))
@@ -328,10 +430,14 @@ fn parse_countries(v: &toml::Value) -> Result<Vec<CountrySection>, (String, Stri
 
 fn fields_of(env: &SmsAttributes) -> Fields {
     Fields {
+        transport: Some(env.transport),
         sms_type: Some(env.sms_type),
         sender_id: Some(env.sender_id.clone()),
         origination_number: Some(env.origination_number.clone()),
         max_price: Some(env.max_price.clone()),
+        origination_identity: Some(env.origination_identity.clone()),
+        configuration_set: Some(env.configuration_set.clone()),
+        protect_configuration_id: Some(env.protect_configuration_id.clone()),
         ..Fields::default()
     }
 }
@@ -341,12 +447,18 @@ fn overlay(base: &mut Fields, top: Fields) {
     if top.sms_type.is_some() {
         base.sms_type = top.sms_type;
     }
+    if top.transport.is_some() {
+        base.transport = top.transport;
+    }
     for (b, t) in [
         (&mut base.sender_id, top.sender_id),
         (&mut base.origination_number, top.origination_number),
         (&mut base.max_price, top.max_price),
         (&mut base.entity_id, top.entity_id),
         (&mut base.template_id, top.template_id),
+        (&mut base.origination_identity, top.origination_identity),
+        (&mut base.configuration_set, top.configuration_set),
+        (&mut base.protect_configuration_id, top.protect_configuration_id),
     ] {
         if t.is_some() {
             *b = t;
@@ -392,7 +504,11 @@ fn parse_field(f: &mut Fields, name: &str, value: &toml::Value) -> Result<(), St
         "max_price" => f.max_price = Some(price(value)?),
         "entity_id" => f.entity_id = Some(checked_text(value, check_dlt_id)?),
         "template_id" => f.template_id = Some(checked_text(value, check_dlt_id)?),
-        _ => return Err("is not a route field; the fields are sms_type, sender_id, origination_number, max_price, entity_id, template_id and [template_ids]".into()),
+        "transport" => f.transport = Some(value.as_str().ok_or("must be a string").map(TransportKind::parse)??),
+        "origination_identity" => f.origination_identity = Some(checked_text(value, check_resource_id)?),
+        "configuration_set" => f.configuration_set = Some(checked_text(value, check_resource_id)?),
+        "protect_configuration_id" => f.protect_configuration_id = Some(checked_text(value, check_resource_id)?),
+        _ => return Err("is not a route field; the fields are transport, sms_type, sender_id, origination_number, origination_identity, max_price, configuration_set, protect_configuration_id, entity_id, template_id and [template_ids]".into()),
     }
     Ok(())
 }
@@ -442,7 +558,7 @@ mod tests {
     use super::*;
 
     fn env() -> SmsAttributes {
-        SmsAttributes { sms_type: SmsType::Transactional, sender_id: None, origination_number: None, max_price: None }
+        SmsAttributes::default()
     }
 
     fn phone(n: &str) -> PhoneNumber {
@@ -602,6 +718,12 @@ mod tests {
         assert_eq!(r.route_for(&phone("+14165550100")).origination_number.as_deref(), Some("+18445550100"));
         // A short code (no +) is fine; a number from another country is not.
         assert!(Routes::from_toml("[countries.US]\norigination_number = \"12345\"\n", "r.toml", &env()).is_ok());
+        // Through End User Messaging a pool or sender ID is an origination identity too.
+        let eum = "[countries.US]\ntransport = \"end-user-messaging\"\norigination_identity = \"pool-1\"\n";
+        let r = Routes::from_toml(eum, "r.toml", &env()).unwrap();
+        let us = r.route_for(&phone("+12065550100"));
+        assert_eq!(us.text_message_for(&TriggerSource::SignUp).origination_identity.as_deref(), Some("pool-1"));
+        assert!(r.uses(TransportKind::EndUserMessaging) && r.uses(TransportKind::Sns));
         let e = Routes::from_toml("[countries.US]\norigination_number = \"+447700900123\"\n", "r.toml", &env())
             .unwrap_err();
         assert_eq!(e.key, "countries.US.origination_number");
@@ -622,6 +744,10 @@ mod tests {
             ("[default]\nsms_type = \"transactional\"", "default.sms_type", "Transactional"),
             ("[default]\nsenderid = \"X\"", "default.senderid", "is not a route field"),
             ("[default]\nsender_id = 5", "default.sender_id", "must be a string"),
+            ("[default]\ntransport = \"pinpoint\"", "default.transport", "is not a transport"),
+            ("[default]\ntransport = 1", "default.transport", "must be a string"),
+            ("[default]\nconfiguration_set = \"a b\"", "default.configuration_set", "End User Messaging ID"),
+            ("[countries.US]\norigination_identity = \"pool-1\"", "countries.US", "origination_identity"),
             ("[countries.XX]\nmax_price = \"1\"", "countries.XX", "is not a country"),
             ("[countries.USA]\nmax_price = \"1\"", "countries.USA", "is not a country"),
             ("[countries.GB]\nmax_price = \"1\"\n[countries.gb]\nmax_price = \"2\"", "countries.gb", "is listed twice"),

@@ -1,21 +1,30 @@
-//! Sending one SMS: the [`Publisher`] port, its errors, and its adapters: [`sns`] (Amazon SNS `Publish`) and
-//! [`outbox`] (a file or stdout, for local runs).
+//! Sending one SMS: the [`Publisher`] port, its errors, and its adapters: [`sns`] (Amazon SNS `Publish`),
+//! [`eum`] (AWS End User Messaging SMS `SendTextMessage`) and [`outbox`] (a file or stdout, for local runs).
 
+pub mod eum;
 pub mod outbox;
 pub mod sns;
 
 use std::future::Future;
 
-use aws_sdk_sns::types::MessageAttributeValue;
-
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::aws::{Check, Failure};
+use crate::destination::attributes::TransportKind;
 use crate::destination::phone::PhoneNumber;
+use crate::destination::routing::Route;
+use crate::message::event::TriggerSource;
 
-/// SNS message attributes (`AWS.SNS.SMS.SMSType`, `AWS.SNS.SMS.SenderID`, …), built once per route at init.
-pub type MessageAttributes = [(&'static str, MessageAttributeValue)];
+/// How one message is sent besides its Region, number and body: its route, whose settings for each transport
+/// (SNS message attributes, `SendTextMessage` settings) are built once at init, and the event's trigger source
+/// and user pool.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageAttributes<'a> {
+    pub route: &'a Route,
+    pub source: &'a TriggerSource,
+    pub pool: &'a str,
+}
 
 /// Sends one SMS.
 pub trait Publisher: Send + Sync {
@@ -25,7 +34,7 @@ pub trait Publisher: Send + Sync {
         sns_region: &str,
         phone: &PhoneNumber,
         body: &str,
-        attributes: &MessageAttributes,
+        attributes: &MessageAttributes<'_>,
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
 
     /// Opens the connection to `sns_region` during init ([`crate::sender::warmup`]). Nothing to do by default.
@@ -34,9 +43,10 @@ pub trait Publisher: Send + Sync {
     }
 }
 
-/// The transport the function sends through: SNS, or the local outbox.
+/// The transports the function sends through: SNS, End User Messaging when a route uses it (each message
+/// goes the way its route says), or the local outbox.
 pub enum Transport {
-    Sns(sns::SnsPublisher),
+    Aws { sns: sns::SnsPublisher, eum: Option<eum::EumPublisher> },
     Outbox(outbox::Outbox),
 }
 
@@ -46,24 +56,40 @@ impl Publisher for Transport {
         region: &str,
         phone: &PhoneNumber,
         body: &str,
-        attributes: &MessageAttributes,
+        attributes: &MessageAttributes<'_>,
     ) -> Result<String, PublishError> {
-        match self {
-            Transport::Sns(p) => p.publish(region, phone, body, attributes).await,
-            Transport::Outbox(p) => p.publish(region, phone, body, attributes).await,
+        match (self, attributes.route.transport) {
+            (Transport::Outbox(p), _) => p.publish(region, phone, body, attributes).await,
+            (Transport::Aws { sns, .. }, TransportKind::Sns) => sns.publish(region, phone, body, attributes).await,
+            (Transport::Aws { eum: Some(eum), .. }, TransportKind::EndUserMessaging) => {
+                eum.publish(region, phone, body, attributes).await
+            }
+            // Wiring builds the End User Messaging client whenever a route names it: a bug, said plainly.
+            (Transport::Aws { eum: None, .. }, TransportKind::EndUserMessaging) => {
+                Err(PublishError::EumRejected("no End User Messaging client was built".into()))
+            }
         }
     }
 
+    /// Warms every transport in use side by side; the first that is not ready is the answer.
     async fn warm_up(&self, region: &str) -> Check {
         match self {
-            Transport::Sns(p) => p.warm_up(region).await,
             Transport::Outbox(p) => p.warm_up(region).await,
+            Transport::Aws { sns, eum: None } => sns.warm_up(region).await,
+            Transport::Aws { sns, eum: Some(eum) } => {
+                let (sns, eum) = tokio::join!(sns.warm_up(region), eum.warm_up(region));
+                if matches!(eum, Check::Ready | Check::Skipped) {
+                    sns
+                } else {
+                    eum
+                }
+            }
         }
     }
 }
 
-/// Why the message was not accepted. Only error codes and SNS's parameter names are kept: SNS error texts
-/// can quote the phone number.
+/// Why the message was not accepted. Only error codes, reason codes and parameter names are kept: the
+/// services' error texts can quote the phone number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     #[error("SNS refused the phone number as not valid to publish to")]
@@ -74,14 +100,32 @@ pub enum PublishError {
     Denied(String),
     #[error("the SNS caller role {0} (SNS_CALLER_ARN) could not be assumed: its trust policy must let this function's role call sts:AssumeRole, with SNS_EXTERNAL_ID as sts:ExternalId when set")]
     CallerRoleRefused(String),
-    #[error("SNS is throttling ({0})")]
+    #[error("the SMS service is throttling ({0})")]
     Throttled(String),
-    #[error("SNS failed ({0})")]
+    #[error("the SMS service failed ({0})")]
     ServiceError(String),
-    #[error("SNS could not be reached ({0})")]
+    #[error("the SMS service could not be reached ({0})")]
     Unreachable(String),
     #[error("SNS rejected the message ({0})")]
     Rejected(String),
+    #[error("End User Messaging refused the message: the account's monthly SMS spend limit is reached (MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT); raise the text spend limit in the End User Messaging console (above its maximum, by a quota increase request)")]
+    SpendLimitReached,
+    #[error("the destination number has opted out of SMS from this account (DESTINATION_PHONE_NUMBER_OPTED_OUT); only the user can opt back in (or remove the number from the opt-out list if they asked you to)")]
+    OptedOut,
+    #[error("the account is in the End User Messaging SMS sandbox and this number is not a verified destination (DESTINATION_PHONE_NUMBER_NOT_VERIFIED); verify the number or request production access")]
+    DestinationNotVerified,
+    #[error("End User Messaging blocked this destination ({0}); check the country rules of SMS_PROTECT_CONFIGURATION_ID (or the account default protect configuration) and the countries enabled for the account")]
+    DestinationBlocked(String),
+    #[error("no origination identity can send to this destination ({0}); set ORIGINATION_IDENTITY (or origination_identity in its country's route) to a phone number, pool or registered sender ID that can")]
+    NoOriginationIdentity(String),
+    #[error("End User Messaging refused the account ({0}); the account is disabled or its sending reputation is too low: contact AWS Support")]
+    AccountSuspended(String),
+    #[error("End User Messaging refused a parameter ({0}); check ORIGINATION_IDENTITY, SMS_CONFIGURATION_SET, SMS_PROTECT_CONFIGURATION_ID, MAX_PRICE, SMS_TYPE and the routing table")]
+    EumInvalidParameter(String),
+    #[error("not allowed to send ({0}); the role needs sms-voice:SendTextMessage on the origination identity, configuration set and protect configuration in use (and sts:AssumeRole on SNS_CALLER_ARN when set)")]
+    EumDenied(String),
+    #[error("End User Messaging rejected the message ({0})")]
+    EumRejected(String),
 }
 
 impl PublishError {

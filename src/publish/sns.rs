@@ -15,10 +15,35 @@ use crate::destination::phone::PhoneNumber;
 
 type ClientFactory = Box<dyn Fn(&str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) + Send + Sync>;
 
-/// SNS and CloudWatch clients per SNS Region, built on first use and reused for the life of the process.
+/// Clients of one kind per Region, built on first use and reused for the life of the process.
+pub struct PerRegion<C> {
+    make: Box<dyn Fn(&str) -> C + Send + Sync>,
+    clients: Mutex<HashMap<String, C>>,
+}
+
+impl<C: Clone> PerRegion<C> {
+    /// Clients built by `make` for each Region asked for.
+    pub fn new(make: Box<dyn Fn(&str) -> C + Send + Sync>) -> Self {
+        PerRegion { make, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// The client for `region`.
+    pub fn get(&self, region: &str) -> C {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.entry(region.to_owned()).or_insert_with(|| (self.make)(region)).clone()
+    }
+
+    /// The Regions that have clients so far, sorted.
+    pub fn regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self.clients.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
+        regions.sort();
+        regions
+    }
+}
+
+/// SNS and CloudWatch clients per SNS Region.
 pub struct RegionalClients {
-    make: ClientFactory,
-    clients: Mutex<HashMap<String, (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client)>>,
+    clients: PerRegion<(aws_sdk_sns::Client, aws_sdk_cloudwatch::Client)>,
     /// `SNS_CALLER_ARN`, when the clients publish with that role's credentials.
     caller_role: Option<String>,
 }
@@ -38,12 +63,11 @@ impl RegionalClients {
 
     /// Clients from a factory, e.g. mocked clients in tests.
     pub fn from_factory(make: ClientFactory) -> Self {
-        RegionalClients { make, clients: Mutex::new(HashMap::new()), caller_role: None }
+        RegionalClients { clients: PerRegion::new(make), caller_role: None }
     }
 
     fn get(&self, region: &str) -> (aws_sdk_sns::Client, aws_sdk_cloudwatch::Client) {
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients.entry(region.to_owned()).or_insert_with(|| (self.make)(region)).clone()
+        self.clients.get(region)
     }
 
     /// The SNS client for `region`.
@@ -58,9 +82,7 @@ impl RegionalClients {
 
     /// The Regions that have clients so far, sorted.
     pub fn regions(&self) -> Vec<String> {
-        let mut regions: Vec<String> = self.clients.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
-        regions.sort();
-        regions
+        self.clients.regions()
     }
 }
 
@@ -108,10 +130,10 @@ impl Publisher for SnsPublisher {
         sns_region: &str,
         phone: &PhoneNumber,
         body: &str,
-        attributes: &MessageAttributes,
+        attributes: &MessageAttributes<'_>,
     ) -> Result<String, PublishError> {
         let mut request = self.clients.sns(sns_region).publish().phone_number(phone.as_e164()).message(body);
-        for (name, value) in attributes {
+        for (name, value) in attributes.route.message_attributes_for(attributes.source) {
             request = request.message_attributes(*name, value.clone());
         }
         let out = request.send().await.map_err(|e| self.error(&e))?;

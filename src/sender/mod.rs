@@ -331,8 +331,8 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         let info = sms_parts::analyse(&body);
         trace.sms_parts = Some(info.parts);
         trace.encoding = Some(info.encoding.as_str());
-        let attributes = job.route.message_attributes_for(job.source);
-        let message_id = self.publish(job, &body, attributes, deadline, trace).await?;
+        let attributes = MessageAttributes { route: job.route, source: job.source, pool: job.pool };
+        let message_id = self.publish(job, &body, &attributes, deadline, trace).await?;
         metrics::record_sms_parts(info.parts as u32);
         Ok(message_id)
     }
@@ -365,7 +365,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         &self,
         job: &Job<'_>,
         body: &str,
-        attributes: &MessageAttributes,
+        attributes: &MessageAttributes<'_>,
         deadline: Deadline,
         trace: &Trace,
     ) -> Result<String, SendError> {

@@ -68,6 +68,21 @@ outcomes! {
     SnsServiceError => "sns_service_error",
     SnsUnreachable => "sns_unreachable",
     SnsRejected => "sns_rejected",
+    /// End User Messaging: the account's monthly text spend limit is reached.
+    SpendLimitReached => "sms_spend_limit_reached",
+    /// End User Messaging: the number opted out of this account's SMS.
+    OptedOut => "sms_opted_out",
+    /// End User Messaging: sandboxed account, number not verified.
+    DestinationNotVerified => "sms_destination_not_verified",
+    /// End User Messaging: the destination is blocked (protect configuration, country not enabled).
+    DestinationBlocked => "sms_destination_blocked",
+    /// End User Messaging: no origination identity can send to the destination.
+    NoOriginationIdentity => "sms_no_origination_identity",
+    /// End User Messaging: the account is disabled or its reputation too low.
+    AccountSuspended => "sms_account_suspended",
+    EumInvalidParameter => "eum_invalid_parameter",
+    EumAccessDenied => "eum_access_denied",
+    EumRejected => "eum_rejected",
     DuplicateInProgress => "duplicate_in_progress",
     IdempotencyUnavailable => "idempotency_unavailable",
     /// The abuse gate refused the message (`rule` says which rule).
@@ -159,7 +174,7 @@ impl SendError {
                 | SendError::MissingCode(_)
                 | SendError::Code(_)
                 | SendError::Decrypt(DecryptError::NotBase64 | DecryptError::InvalidMessage | DecryptError::NotText)
-                | SendError::Publish(PublishError::InvalidNumber)
+                | SendError::Publish(PublishError::InvalidNumber | PublishError::OptedOut)
         )
     }
 }
@@ -186,6 +201,15 @@ fn publish_outcome(e: &PublishError) -> Outcome {
         PublishError::ServiceError(_) => Outcome::SnsServiceError,
         PublishError::Unreachable(_) => Outcome::SnsUnreachable,
         PublishError::Rejected(_) => Outcome::SnsRejected,
+        PublishError::SpendLimitReached => Outcome::SpendLimitReached,
+        PublishError::OptedOut => Outcome::OptedOut,
+        PublishError::DestinationNotVerified => Outcome::DestinationNotVerified,
+        PublishError::DestinationBlocked(_) => Outcome::DestinationBlocked,
+        PublishError::NoOriginationIdentity(_) => Outcome::NoOriginationIdentity,
+        PublishError::AccountSuspended(_) => Outcome::AccountSuspended,
+        PublishError::EumInvalidParameter(_) => Outcome::EumInvalidParameter,
+        PublishError::EumDenied(_) => Outcome::EumAccessDenied,
+        PublishError::EumRejected(_) => Outcome::EumRejected,
     }
 }
 
@@ -230,6 +254,15 @@ mod tests {
             SendError::Publish(PublishError::ServiceError("x".into())),
             SendError::Publish(PublishError::Unreachable("x".into())),
             SendError::Publish(PublishError::Rejected("x".into())),
+            SendError::Publish(PublishError::SpendLimitReached),
+            SendError::Publish(PublishError::OptedOut),
+            SendError::Publish(PublishError::DestinationNotVerified),
+            SendError::Publish(PublishError::DestinationBlocked("x".into())),
+            SendError::Publish(PublishError::NoOriginationIdentity("x".into())),
+            SendError::Publish(PublishError::AccountSuspended("x".into())),
+            SendError::Publish(PublishError::EumInvalidParameter("x".into())),
+            SendError::Publish(PublishError::EumDenied("x".into())),
+            SendError::Publish(PublishError::EumRejected("x".into())),
             SendError::InProgressElsewhere,
             SendError::Ledger(LedgerError("x".into())),
             SendError::Blocked { rule: Rule::PerNumber, reason: "x".into() },

@@ -7,13 +7,15 @@ use aws_config::SdkConfig;
 use super::{Sender, Settings};
 use crate::config::{Config, ConfigError, KeySource};
 use crate::decrypt::esdk::{self, CryptoInitError, EsdkDecrypter};
+use crate::destination::attributes::TransportKind;
 use crate::destination::phone::preload_metadata;
 use crate::destination::region::sns_region;
 use crate::gate::dynamodb::DynamoCounters;
 use crate::ledger::dynamodb::DynamoLedger;
 use crate::probe::sns::SnsProbe;
+use crate::publish::eum::EumPublisher;
 use crate::publish::outbox::Outbox;
-use crate::publish::sns::{RegionalClients, SnsPublisher};
+use crate::publish::sns::{publishing_config, RegionalClients, SnsPublisher};
 use crate::publish::Transport;
 
 /// The function as deployed (or run locally).
@@ -43,9 +45,9 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let publisher = match &config.local_outbox {
         Some(target) => {
             tracing::warn!(target = %target, "LOCAL_OUTBOX is set: messages are written there, not sent");
-            Transport::Outbox(Outbox::new(target.clone()))
+            Transport::Outbox(Outbox::new(target.clone()).with_text_message_options(config.text_message))
         }
-        None => Transport::Sns(SnsPublisher::new(clients.clone())),
+        None => Transport::Aws { sns: SnsPublisher::new(clients.clone()), eum: eum_publisher(config, sdk).await },
     };
     let probe =
         (config.probe.enabled && config.local_outbox.is_none()).then(|| SnsProbe::new(clients, config.probe.cache_for));
@@ -62,6 +64,15 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         }
     }
     Ok(Sender::new(decrypter, publisher, probe, ledger, counters, Settings::from_config(config, home_region)))
+}
+
+/// The End User Messaging publisher, when a route sends through it.
+async fn eum_publisher(config: &Config, sdk: &SdkConfig) -> Option<EumPublisher> {
+    if !config.routes.uses(TransportKind::EndUserMessaging) {
+        return None;
+    }
+    let publishing = publishing_config(sdk, config.caller_role.as_ref()).await;
+    Some(EumPublisher::new(&publishing, config.text_message))
 }
 
 /// The decrypter for the configured key: the KMS key (checked at warm-up), or the public development key.

@@ -14,25 +14,32 @@ pub struct Moto {
     _child: Mutex<Child>,
 }
 
-/// The moto server for this test binary, started on first use. Fails (never skips) when moto is missing.
+/// Starts `tests/<script>` with the Python moto is installed in, and returns its URL (from the port it prints)
+/// and the process, which exits when its stdin closes. Fails (never skips) when that Python is missing.
+fn start_server(script: &str) -> (String, Child) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let python = python();
+    let mut child = Command::new(&python)
+        .arg(format!("{root}/tests/{script}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {script} with {python}: {e}. Run scripts/test, which installs it (scripts/setup).")
+        });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("the server prints its port");
+    let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("{script} did not start: {line:?}"));
+    (format!("http://127.0.0.1:{port}"), child)
+}
+
+/// The moto server for this test binary, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let python = python();
-        let mut child = Command::new(&python)
-            .arg(format!("{root}/tests/moto_server.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start moto with {python}: {e}. Run scripts/test, which installs it (scripts/setup).")
-            });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("moto prints its port");
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("moto did not start: {line:?}"));
-        Moto { url: format!("http://127.0.0.1:{port}"), _child: Mutex::new(child) }
+        let (url, child) = start_server("moto_server.py");
+        Moto { url, _child: Mutex::new(child) }
     })
 }
 
@@ -103,6 +110,71 @@ impl Moto {
                 (s["message"].as_str().unwrap_or("").to_owned(), s["message_id"].as_str().unwrap_or("").to_owned())
             })
             .collect()
+    }
+}
+
+/// The End User Messaging emulator (tests/eum_emulator.py) owned by this test process; it exits when the
+/// process does (its stdin closes).
+pub struct EumEmulator {
+    pub url: String,
+    _child: Mutex<Child>,
+}
+
+/// The emulator for this test binary, started on first use with the Python that runs moto.
+pub fn eum_emulator() -> &'static EumEmulator {
+    static EMULATOR: OnceLock<EumEmulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let (url, child) = start_server("eum_emulator.py");
+        EumEmulator { url, _child: Mutex::new(child) }
+    })
+}
+
+impl EumEmulator {
+    /// The AWS config a deployed function would load, from an environment that points End User Messaging at
+    /// the emulator with the SDK's standard variable, and every other service at moto.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        let env = aws_types::os_shim_internal::Env::from_slice(&[
+            ("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2", self.url.as_str()),
+            ("AWS_ENDPOINT_URL", moto().url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]);
+        // One attempt per call, so what is retried is what the function's own classifier calls transient.
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .env(env)
+            .fs(aws_types::os_shim_internal::Fs::from_slice(&[]))
+            .load()
+            .await
+    }
+
+    /// Every request the emulator received for `operation` whose body matches `filter`, as JSON bodies.
+    pub async fn requests(&self, operation: &str, filter: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let all: Vec<Value> =
+            reqwest::get(format!("{}/_emulator/requests", self.url)).await.unwrap().json().await.unwrap();
+        all.into_iter().filter(|r| r["operation"] == operation).map(|r| r["body"].clone()).filter(filter).collect()
+    }
+
+    /// The `SendTextMessage` requests to `phone`.
+    pub async fn sent_to(&self, phone: &str) -> Vec<Value> {
+        self.requests("SendTextMessage", |b| b["DestinationPhoneNumber"] == phone).await
+    }
+
+    /// Answers the next `times` requests to `matching` (a number, or an operation name) with this error.
+    pub async fn fail(&self, matching: &str, error: &str, reason: Option<&str>, fields: &[&str], times: u32) {
+        let fields: Vec<Value> = fields.iter().map(|f| serde_json::json!({"Name": f, "Message": "bad"})).collect();
+        let body =
+            serde_json::json!({"match": matching, "type": error, "reason": reason, "fields": fields, "times": times});
+        let client = reqwest::Client::new();
+        client.post(format!("{}/_emulator/fail", self.url)).json(&body).send().await.unwrap();
+    }
+
+    /// Sets what the describe calls report: the account tier and the text spend limit (enforced, maximum).
+    pub async fn set_account(&self, tier: &str, enforced: i64, max: i64) {
+        let body = serde_json::json!({"tier": tier, "enforced": enforced, "max": max});
+        let client = reqwest::Client::new();
+        client.post(format!("{}/_emulator/account", self.url)).json(&body).send().await.unwrap();
     }
 }
 

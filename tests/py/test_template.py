@@ -122,7 +122,9 @@ def test_decrypt_needs_this_pools_encryption_context():
 
 def test_only_the_read_only_probe_uses_resource_star():
     star = {s["Sid"]: s for s in ROLE if "*" in as_list(s.get("Resource", []))}
-    assert sorted(star) == ["ProbeSmsSandboxAndSpend", "ProbeSmsThroughSns"]
+    assert sorted(star) == ["ProbeSmsSandboxAndSpend", "ProbeSmsThroughSns", "ReadEndUserMessagingAccount"]
+    assert sorted(as_list(star["ReadEndUserMessagingAccount"]["Action"])) == [
+        "sms-voice:DescribeAccountAttributes", "sms-voice:DescribeSpendLimits"]
     assert sorted(as_list(star["ProbeSmsSandboxAndSpend"]["Action"])) == sorted([
         "sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "sns:GetSMSAttributes",
         "cloudwatch:GetMetricStatistics",
@@ -133,14 +135,24 @@ def test_only_the_read_only_probe_uses_resource_star():
 def test_probe_reads_end_user_messaging_only_through_sns():
     """SNS's SMS runs on AWS End User Messaging SMS: AWS's AmazonSNSReadOnlyAccess pairs the SNS reads with these
     sms-voice reads, allowed only when SNS makes the call."""
-    probe = find(ROLE, "sms-voice:DescribeSpendLimits")
-    assert probe["Sid"] == "ProbeSmsThroughSns"
+    probe = next(s for s in ROLE if s.get("Sid") == "ProbeSmsThroughSns")
     assert sorted(as_list(probe["Action"])) == [
         "sms-voice:DescribeAccountAttributes", "sms-voice:DescribeSpendLimits",
         "sms-voice:DescribeVerifiedDestinationNumbers",
     ]
     assert probe["Resource"] == "*"
     assert probe["Condition"] == {"StringEquals": {"aws:CalledViaLast": "sns.amazonaws.com"}}
+
+
+def test_end_user_messaging_sends_only_from_this_accounts_resources_when_chosen():
+    send = find(ROLE, "sms-voice:SendTextMessage")
+    assert send["Sid"] == "SendTextMessages"
+    kinds = ["phone-number", "pool", "sender-id", "configuration-set", "protect-configuration"]
+    assert send["Resource"] == [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:sms-voice:*:${{AWS::AccountId}}:{kind}/*"} for kind in kinds]
+    conditions = plain(T["Conditions"])
+    assert conditions["SendsThroughEum"] == {"Fn::And": [
+        {"Fn::Equals": [{"Ref": "Transport"}, "end-user-messaging"]}, {"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
 
 
 def test_sns_permissions_move_to_the_caller_role_when_one_is_set():
@@ -470,6 +482,11 @@ CASES = {
                        ["off", "0/1d", "0.0/1d", "-5/1d", "50", "50/32d", "$50/1d"]),
     "SMS_POLICY_FAIL_OPEN": (["on", "off"], ["true", ""]),
     "SMS_POLICY_FILE": (["", "/var/task/policy.toml", "/opt/sms/policy.toml"], ["policy.toml", "/tmp/p.toml"]),
+    "SMS_TRANSPORT": (["sns", "end-user-messaging"], ["eum", ""]),
+    "ORIGINATION_IDENTITY": (["", "pool-1", "arn:aws:sms-voice:us-east-1:111122223333:pool/pool-1", "+18005550100"],
+                             ["my pool", "x" * 129]),
+    "SMS_CONFIGURATION_SET": (["", "otp-events"], ["otp events"]),
+    "SMS_DRY_RUN": (["on", "off"], ["yes", ""]),
 }
 
 
@@ -521,8 +538,9 @@ ENV_LIMIT_BYTES = 4096
 SET_BY_THE_TEMPLATE = {
     # arn:aws-us-gov:kms:<Region, at most 20>:<12 digits>:key/<36-character key id> is 93 characters.
     "KMS_KEY_ARN": 100,
-    # DynamoDB's longest table name.
-    "STATE_TABLE": 255,
+    # The name CloudFormation gives the table: the stack name (at most 53 characters for the stack's other
+    # names, README), a hyphen, the logical id, a hyphen and a random suffix of about 13 characters.
+    "STATE_TABLE": 53 + 1 + len("IdempotencyTable") + 1 + 13,
     # A created pool's id is no longer than an existing one's.
     "ALLOWED_USER_POOL_IDS": int(PARAMS["ExistingUserPoolId"]["MaxLength"]),
     # Three AppConfig ids of at most 7 characters, from the parameter or the stack's own resources.
@@ -763,10 +781,11 @@ def allowed_value(param: str, value: str) -> bool:
 
 
 def test_metrics_parameters_accept_what_the_function_accepts():
-    # The same cases as src/telemetry/metrics.rs's settings test.
-    for good in ["CognitoSmsSender", "MyApp/Sms", "a", "Prod SMS #1", "x:y_z-1.2", "n" * 255]:
+    # The same cases as src/telemetry/metrics.rs's settings test; the template allows 64 characters of the
+    # function's 255, to keep the environment under Lambda's 4 KB.
+    for good in ["CognitoSmsSender", "MyApp/Sms", "a", "Prod SMS #1", "x:y_z-1.2", "n" * 64]:
         assert allowed("METRICS_NAMESPACE", good), good
-    for bad in ["AWS/SNS", "", " ", "emoji😀", "semi;colon", "n" * 256]:
+    for bad in ["AWS/SNS", "", " ", "emoji😀", "semi;colon", "n" * 65]:
         assert not allowed_value("MetricsNamespace", bad), bad
     assert allowed("METRICS", "on") and allowed("METRICS", "off") and not allowed("METRICS", "yes")
 
