@@ -90,13 +90,24 @@ def readings(line: str) -> tuple[list[str], list[str]]:
     return [line, decoded], [decoded]
 
 
+def appears(form: str, text: str) -> bool:
+    """Whether `form` is in `text`; a form of digits only must not be part of a longer run of digits (the SDK's
+    fixed test clock, 1234567890, is not a leak of the code 123456)."""
+    if form.isdigit():
+        return re.search(rf"(?<!\d){form}(?!\d)", text) is not None
+    if form == MARKER:
+        # The start of a test code, not three letters inside a random id (a request id, a signature).
+        return re.search(rf"(?<![A-Za-z0-9]){MARKER}", text) is not None
+    return form in text
+
+
 def leaks(line: str, secrets: list[str]) -> list[str]:
     """What in `line` gives a secret (or the marker) away: a description per finding, never the secret."""
     found = []
     texts, numbers = readings(line)
     collapsed = [BETWEEN_DIGITS.sub("", t) for t in numbers]
     for index, secret in enumerate(s for s in [*secrets, MARKER] if s):
-        if any(f in t for f in forms(secret) for t in texts):
+        if any(appears(f, t) for f in forms(secret) for t in texts):
             found.append(f"secret #{index} ({len(secret)} chars) as text, hex, bytes or base64")
         elif any(re.search(rf"(?<!\d){d}(?!\d)" if not PHONE.match(secret) else d, t)
                  for d in digit_forms(secret) for t in collapsed):
