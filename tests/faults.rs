@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_kms::operation::decrypt::DecryptOutput;
@@ -311,8 +312,10 @@ async fn warm_up_gives_up_on_a_silent_endpoint_within_its_budget() {
     assert_eq!(refused.warm_up().await.sns, Check::Failed("could not connect".into()));
 }
 
-/// A DynamoDB PutItem that is throttled `throttled` times, then succeeds; UpdateItem succeeds.
-fn throttled_ledger(throttled: usize) -> (DynamoLedger, Rule) {
+/// A mocked DynamoDB: PutItem is throttled `throttled` times, then succeeds; UpdateItem succeeds; GetItem finds
+/// no record (what a throttled claim would find if it were taken for someone else's). Returns the PutItem and
+/// GetItem rules.
+fn throttled_ledger(throttled: usize) -> (DynamoLedger, Rule, Rule) {
     let error = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#;
     let ok = || PutItemOutput::builder().build();
     let put = match throttled {
@@ -325,17 +328,25 @@ fn throttled_ledger(throttled: usize) -> (DynamoLedger, Rule) {
             .build(),
     };
     let update = mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update], |c| c
+    let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update, &get], |c| c
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
-    (DynamoLedger::new(client, "sms-ledger", Duration::from_secs(3600)), put)
+    (DynamoLedger::new(client, "sms-ledger", Duration::from_secs(3600)), put, get)
 }
 
 #[tokio::test]
 async fn a_throttled_claim_is_retried() {
-    let (ledger, put) = throttled_ledger(2);
     let publish =
         mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-c").build());
+    let (ledger, put, get) = throttled_ledger(2);
     let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), Some(ledger));
+    assert_eq!(s.handle(&event("AYAD-claim")).await.unwrap()["outcome"], "sent");
+    assert_eq!((put.num_calls(), get.num_calls(), publish.num_calls()), (3, 0, 1));
+    // The adapter on its own (not inside an Option) is a configured ledger too.
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-d").build());
+    let (ledger, put, _) = throttled_ledger(2);
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), ledger);
     assert_eq!(s.handle(&event("AYAD-claim")).await.unwrap()["outcome"], "sent");
     assert_eq!((put.num_calls(), publish.num_calls()), (3, 1));
 }
@@ -354,7 +365,7 @@ async fn out_of_time_with_no_table_blames_no_table() {
     logs.assert_clean(&["ZXQ800000", PHONE]);
 
     // With a table, the same lateness is the table's timeout, and naming it is right.
-    let (ledger, _) = throttled_ledger(0);
+    let (ledger, _, _) = throttled_ledger(0);
     let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), Some(ledger));
     let err = s.handle_until(&event("AYAD-late"), Deadline::after(Duration::ZERO)).await.unwrap_err();
     assert_eq!(err.outcome(), "idempotency_unavailable");
@@ -366,7 +377,7 @@ async fn out_of_time_with_no_table_blames_no_table() {
 async fn a_relative_deadline_as_cargo_lambda_watch_sends_it_still_sends() {
     let publish =
         mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-w").build());
-    let (ledger, put) = throttled_ledger(0);
+    let (ledger, put, _) = throttled_ledger(0);
     let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), Some(ledger));
     // `Lambda-Runtime-Deadline-Ms: 30000` (the time left), read as a date.
     let deadline = Deadline::from_system_time(std::time::UNIX_EPOCH + Duration::from_secs(30));

@@ -15,7 +15,7 @@ use cognito_sms_sender::decrypt::esdk;
 use cognito_sms_sender::dev::encrypt::{encrypt_code, Suite};
 use cognito_sms_sender::dev::sample::sample_event;
 use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
-use cognito_sms_sender::ledger::message_key;
+use cognito_sms_sender::ledger::{message_key, Ledger, LedgerError};
 use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::sender::retry::Deadline;
 use cognito_sms_sender::sender::{wiring, LEASE_MARGIN};
@@ -296,4 +296,18 @@ async fn a_failed_complete_keeps_the_sms_sent_and_a_redelivery_sends_again_after
     }
     assert_eq!(app.handle(&e).await.unwrap()["outcome"], "sent");
     assert_eq!(moto().sms_to(phone).await.len(), 2, "the same code, sent twice");
+}
+
+#[tokio::test]
+async fn release_gives_up_only_a_claim_in_progress_and_reports_a_table_it_cannot_use() {
+    let (_app, key, table) = setup().await;
+    let e = event(&key, "+12065557014", "ZXQ700014").await;
+    let now = epoch_now();
+    leave_record(&table, &e, "SENT", now, now + 86_400).await;
+    let ledger = DynamoLedger::new(dynamodb(), &table, Duration::from_secs(86_400));
+    let message = message_key(e["request"]["code"].as_str(), &e);
+    assert_eq!(ledger.release(&message).await, Ok(()), "a sent record is not ours to release: nothing to report");
+    assert_eq!(record(&table, &e).await["status"].as_s().unwrap(), "SENT", "and it stays");
+    let missing = DynamoLedger::new(dynamodb(), "no-such-table", Duration::from_secs(86_400));
+    assert_eq!(missing.release(&message).await, Err(LedgerError("ResourceNotFoundException".into())));
 }

@@ -135,4 +135,15 @@ mod tests {
         assert_ne!(message_key(None, &p), message_key(None, &serde_json::json!({"a": 2})));
         assert!(message_key(None, &p).starts_with("sms#") && message_key(None, &p).len() == 4 + 64);
     }
+
+    #[test]
+    fn only_throttling_service_errors_and_timeouts_are_retried() {
+        for permanent in ["ResourceNotFoundException", "ValidationException", "AccessDeniedException"] {
+            assert!(!LedgerError(permanent.into()).is_transient(), "{permanent}");
+        }
+        for transient in ["ThrottlingException", "ProvisionedThroughputExceededException", "InternalServerError"] {
+            assert!(LedgerError(transient.into()).is_transient(), "{transient}");
+        }
+        assert!(LedgerError::timeout().is_transient());
+    }
 }

@@ -287,4 +287,34 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn bad_input_is_the_event_and_names_and_texts_compare_as_the_outcome() {
+        let bad_input = [
+            SendError::Event(EventError::MissingUserPoolId),
+            SendError::Phone(PhoneError::Missing),
+            SendError::MissingCode("x".into()),
+            SendError::Decrypt(DecryptError::NotBase64),
+            SendError::Decrypt(DecryptError::InvalidMessage),
+            SendError::Decrypt(DecryptError::NotText),
+            SendError::Publish(PublishError::InvalidNumber),
+        ];
+        assert!(bad_input.iter().all(SendError::is_bad_input));
+        let not_bad_input = [
+            SendError::PoolNotAllowed("x".into()),
+            SendError::Decrypt(DecryptError::WrongPool),
+            SendError::Decrypt(DecryptError::KmsDenied("x".into())),
+            SendError::Publish(PublishError::Throttled("x".into())),
+            SendError::InProgressElsewhere,
+            SendError::Ledger(LedgerError("x".into())),
+        ];
+        assert!(!not_bad_input.iter().any(SendError::is_bad_input));
+        for o in Outcome::ALL {
+            assert_eq!(o.to_string(), o.as_str());
+            assert!(*o == o.as_str() && *o != "no_such_outcome", "{o:?}");
+        }
+        let diagnostic = lambda_runtime::Diagnostic::from(SendError::InProgressElsewhere);
+        assert_eq!(diagnostic.error_type, "duplicate_in_progress");
+        assert_eq!(diagnostic.error_message, SendError::InProgressElsewhere.to_string());
+    }
 }
