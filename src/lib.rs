@@ -19,7 +19,7 @@
 //!   was sent (DynamoDB). Each imports [`aws`] and the plain modules, never [`sender`].
 //! - [`gate`]: the abuse gate against SMS pumping. The policy (countries, kinds of number, velocity limits,
 //!   budget; enforce or monitor) and its live source (AppConfig), the stateless screen, and the counters port
-//!   with its DynamoDB adapter. Imports [`destination`], [`aws`]-free plain code and [`telemetry`].
+//!   with its DynamoDB adapter. Imports [`destination`], [`toml_file`] and [`telemetry`], never [`sender`].
 //! - [`aws`]: what every AWS adapter shares: the SDK configuration and its HTTPS client, the one classifier
 //!   of SDK errors, the warm-up [`aws::Check`].
 //! - [`sender`]: the custom SMS sender. The pipeline, its outcomes and log line, retries within the
