@@ -269,12 +269,9 @@ def serve_moto():
     item index and deep-copies only the items the transaction names; with requests serialised, that restores
     exactly what moto's full copy would."""
     import copy
-    import threading
 
     import moto.dynamodb.models as ddb_models
     from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import make_server
 
     class Copier:
         """The `copy` module as moto's DynamoDB backend sees it: deepcopy of a table being backed up returns the
@@ -337,18 +334,11 @@ def serve_moto():
     ddb_models.get_filter_expression = get_filter_expression
     ddb_table.get_filter_expression = get_filter_expression
 
-    app = DomainDispatcherApplication(create_backend_app)
-    lock = threading.Lock()
+    # The repository's test server: one request at a time, as AWS is atomic per request.
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import moto_server
 
-    def one_at_a_time(environ, start_response):
-        with lock:
-            return list(app(environ, start_response))
-
-    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_port, flush=True)
-    sys.stdin.read()
-    server.shutdown()
+    moto_server.serve()
 
 
 def process_cpu(pid):

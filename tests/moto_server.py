@@ -11,18 +11,22 @@ import threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-app = DomainDispatcherApplication(create_backend_app)
-lock = threading.Lock()
+def serve() -> None:
+    """Serves until stdin closes, one request at a time, after printing the port."""
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def one_at_a_time(environ, start_response):
+        with lock:
+            # The body is produced inside the lock too: moto builds responses lazily in places.
+            return list(app(environ, start_response))
+
+    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_port, flush=True)
+    sys.stdin.read()
+    server.shutdown()
 
 
-def one_at_a_time(environ, start_response):
-    with lock:
-        # The body is produced inside the lock too: moto builds responses lazily in places.
-        return list(app(environ, start_response))
-
-
-server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print(server.server_port, flush=True)
-sys.stdin.read()
-server.shutdown()
+if __name__ == "__main__":
+    serve()
