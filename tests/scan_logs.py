@@ -101,6 +101,12 @@ def appears(form: str, text: str) -> bool:
     return form in text
 
 
+def in_digit_token(digits: str, text: str) -> bool:
+    """Whether `digits` stand in a run of digits of `text` (any national spelling of a number), not inside a hex
+    or base64 blob such as a signature, whose digits are random."""
+    return any(digits in token for token in re.findall(r"[0-9A-Za-z]+", text) if token.isdigit())
+
+
 def leaks(line: str, secrets: list[str]) -> list[str]:
     """What in `line` gives a secret (or the marker) away: a description per finding, never the secret."""
     found = []
@@ -109,7 +115,7 @@ def leaks(line: str, secrets: list[str]) -> list[str]:
     for index, secret in enumerate(s for s in [*secrets, MARKER] if s):
         if any(appears(f, t) for f in forms(secret) for t in texts):
             found.append(f"secret #{index} ({len(secret)} chars) as text, hex, bytes or base64")
-        elif any(re.search(rf"(?<!\d){d}(?!\d)" if not PHONE.match(secret) else d, t)
+        elif any(re.search(rf"(?<!\d){d}(?!\d)", t) if not PHONE.match(secret) else in_digit_token(d, t)
                  for d in digit_forms(secret) for t in collapsed):
             found.append(f"secret #{index} ({len(secret)} chars) by its digits")
     if any(UNMASKED.search(t) for t in collapsed):
