@@ -179,6 +179,31 @@ impl<C: Counters> Counters for Option<C> {
     }
 }
 
+/// Where a sent code went, for the low-conversion rule: the pool, and the destination's country and prefix
+/// ([`prefix_of`] with the policy's `prefix_digits`). Never the number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub pool: String,
+    pub country: Option<Country>,
+    pub prefix: String,
+}
+
+/// Counts the codes people entered (conversions), which the low-conversion rule weighs against the codes sent.
+pub trait Conversions: Send + Sync {
+    /// Counts one conversion of a code sent to `scope` at `sent_at`. Called once per converted message.
+    fn converted(&self, scope: &Scope, sent_at: SystemTime) -> impl Future<Output = Result<(), CounterError>> + Send;
+}
+
+/// No counters (no `STATE_TABLE`): conversions are not counted.
+impl<C: Conversions> Conversions for Option<C> {
+    async fn converted(&self, scope: &Scope, sent_at: SystemTime) -> Result<(), CounterError> {
+        match self {
+            Some(conversions) => conversions.converted(scope, sent_at).await,
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
