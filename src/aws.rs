@@ -190,6 +190,7 @@ pub async fn aws_config_in(fallback_region: Option<&'static str>) -> SdkConfig {
         .operation_timeout(std::time::Duration::from_secs(8))
         .build();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(timeouts)
         .http_client(shared_https_client());
     let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
@@ -218,6 +219,51 @@ fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClie
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on loopback that answers every request with a 500 and counts them.
+    async fn failing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    // One read holds the whole (small) request; each read that returns data is one request.
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let answer = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n";
+                        if socket.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (url, count)
+    }
+
+    #[tokio::test]
+    async fn the_sdk_makes_one_attempt_per_call() {
+        let sdk = aws_config_in(Some("us-east-1")).await;
+        let (url, requests) = failing_server().await;
+        let config = aws_sdk_sns::config::Builder::from(&sdk)
+            .endpoint_url(url)
+            .region(aws_sdk_sns::config::Region::from_static("us-east-1"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::for_tests())
+            .build();
+        let sent =
+            aws_sdk_sns::Client::from_conf(config).publish().phone_number("+12065550100").message("x").send().await;
+        assert!(sent.is_err());
+        // A 500 is retryable: the SDK's standard strategy would have tried three times.
+        assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
     use aws_sdk_sns::operation::publish::PublishError;
     use aws_smithy_runtime_api::client::result::ConnectorError;
     use aws_smithy_runtime_api::http::StatusCode;

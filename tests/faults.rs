@@ -362,6 +362,7 @@ async fn out_of_time_with_no_table_blames_no_table() {
     assert_eq!(err.outcome(), "kms_unavailable");
     assert!(!err.to_string().contains("IDEMPOTENCY_TABLE"), "{err}");
     assert!(!logs.text().contains("IDEMPOTENCY_TABLE"), "{}", logs.text());
+    assert!(!logs.text().contains("STATE_TABLE"), "{}", logs.text());
     logs.assert_clean(&["ZXQ800000", PHONE]);
 
     // With a table, the same lateness is the table's timeout, and naming it is right.
@@ -383,4 +384,58 @@ async fn a_relative_deadline_as_cargo_lambda_watch_sends_it_still_sends() {
     let deadline = Deadline::from_system_time(std::time::UNIX_EPOCH + Duration::from_secs(30));
     assert_eq!(s.handle_until(&event("AYAD-watch"), deadline).await.unwrap()["outcome"], "sent");
     assert_eq!((put.num_calls(), publish.num_calls()), (1, 1));
+}
+
+const THROTTLED: &str =
+    r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#;
+
+#[tokio::test]
+async fn a_throttled_complete_is_retried() {
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-u").build());
+    let put = mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_owned()))
+        .output(|| UpdateItemOutput::builder().build())
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update], |c| c
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+    let ledger = DynamoLedger::new(client, "sms-ledger", Duration::from_secs(3600));
+    let s = sender(FixedCode, SnsPublisher::new(sns_clients(&[&publish])), ledger);
+    let (logs, guard) = Logs::capture();
+    assert_eq!(s.handle(&event("AYAD-complete")).await.unwrap()["outcome"], "sent");
+    drop(guard);
+    assert_eq!((put.num_calls(), update.num_calls(), publish.num_calls()), (1, 2, 1));
+    assert!(!logs.text().contains("could not be updated"), "{}", logs.text());
+}
+
+#[tokio::test]
+async fn a_throttled_count_is_retried_and_counts_once() {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-n").build());
+    let transact = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_owned()))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&transact], |c| c
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+    let counters = DynamoCounters::new(client, "sms-state");
+    let s = Sender::new(
+        FixedCode,
+        SnsPublisher::new(sns_clients(&[&publish])),
+        None::<SnsProbe>,
+        None::<DynamoLedger>,
+        counters,
+        common::dev_settings(&[]),
+    );
+    let (logs, guard) = Logs::capture();
+    assert_eq!(s.handle(&event("AYAD-count")).await.unwrap()["outcome"], "sent");
+    drop(guard);
+    // The default policy's per-number limits are enforced: one transaction, throttled once, then through
+    // (the SDK itself makes one attempt: the counters retry).
+    assert_eq!((transact.num_calls(), publish.num_calls()), (2, 1));
+    assert!(!logs.text().contains("gate_unavailable"), "{}", logs.text());
 }

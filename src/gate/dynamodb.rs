@@ -10,6 +10,7 @@ use futures::future::join_all;
 
 use super::policy::Mode;
 use super::{Count, Counted, CounterError, Counters};
+use crate::aws::{classify, Failure};
 
 /// The counters in `table`.
 pub struct DynamoCounters {
@@ -26,6 +27,8 @@ impl DynamoCounters {
 
 /// How many times a transaction is tried when shards are full or another transaction holds an item.
 const ATTEMPTS: u32 = super::SHARDS + 8;
+/// The first pause after DynamoDB throttled a transaction; it doubles, four times at most (750 ms in all).
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -62,6 +65,8 @@ enum Refusal {
     Full(usize),
     /// Another transaction holds an item: try again.
     Conflict,
+    /// DynamoDB throttled the call or failed on its side (this code): try again after a pause.
+    Busy(CounterError),
 }
 
 impl DynamoCounters {
@@ -112,6 +117,10 @@ impl DynamoCounters {
                 Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
                     Ok(Err(refusal(canceled.cancellation_reasons())))
                 }
+                // The SDK makes one attempt per call (crate::aws::aws_config): throttling is retried here.
+                _ if matches!(classify(&e), Failure::Throttled(_) | Failure::Service(_)) => {
+                    Ok(Err(Refusal::Busy(err(&e))))
+                }
                 _ => Err(err(&e)),
             },
         }
@@ -141,6 +150,7 @@ impl DynamoCounters {
         let mut shards: Vec<u32> =
             plan.iter().map(|c| if c.shards > 1 { fastrand::u32(0..c.shards) } else { 0 }).collect();
         let mut tried = vec![1u32; plan.len()];
+        let mut pause = BUSY_PAUSE;
         for _ in 0..ATTEMPTS {
             match self.transact(message, plan, &shards).await? {
                 Ok(()) => {
@@ -150,6 +160,12 @@ impl DynamoCounters {
                 Err(Refusal::AlreadyCounted) => return Ok(Counted { already: true, ..Counted::default() }),
                 Err(Refusal::Conflict) => {
                     tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..10))).await
+                }
+                Err(Refusal::Busy(e)) if pause > BUSY_PAUSE * 8 => return Err(e),
+                Err(Refusal::Busy(_)) => {
+                    // Equal jitter: half the pause, plus up to the other half.
+                    tokio::time::sleep(pause / 2 + pause.mul_f64(fastrand::f64() / 2.0)).await;
+                    pause *= 2;
                 }
                 Err(Refusal::Full(i)) if tried[i] < plan[i].shards => {
                     shards[i] = (shards[i] + 1) % plan[i].shards;

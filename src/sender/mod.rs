@@ -192,7 +192,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         }
         let sent = self.deliver(&job, &key, deadline, trace).await;
         let recorded = match &sent {
-            Ok(message_id) => self.ledger.complete(&key, message_id).await,
+            Ok(message_id) => self.complete(&key, message_id, deadline).await,
             // Sending failed: a later delivery must be free to try again.
             Err(_) => self.ledger.release(&key).await,
         };
@@ -253,6 +253,15 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             return Ok(claim().await?);
         }
         Ok(with_retries("idempotency", deadline, claim, LedgerError::is_transient, LedgerError::timeout).await?)
+    }
+
+    /// Marks the claimed message sent, retrying what is transient within the deadline.
+    async fn complete(&self, key: &str, message_id: &str, deadline: Deadline) -> Result<(), LedgerError> {
+        if !self.ledger.records() {
+            return Ok(());
+        }
+        let complete = || self.ledger.complete(key, message_id);
+        with_retries("idempotency", deadline, complete, LedgerError::is_transient, LedgerError::timeout).await
     }
 
     /// Counts the message against the gate's limits beside the decrypt, fills the template and publishes,
