@@ -6,12 +6,17 @@ status. It implements SendTextMessage, DescribeAccountAttributes and DescribeSpe
 
 Like tests/moto_server.py it listens on a free loopback port, prints the port, and stops when the test process
 closes our stdin. For the tests it also answers:
-- GET /_emulator/requests: every request so far, as {"operation", "body"}.
+- GET /_emulator/requests: every request so far, as {"operation", "region", "body"} (the Region from the
+  request's SigV4 credential scope, which must name the service's signing name, sms-voice).
 - POST /_emulator/fail {"match": "<DestinationPhoneNumber or Operation>", "type": "ConflictException",
-  "reason": "...", "fields": [...], "status": 400, "times": 1}: the next matching requests get that error.
-- POST /_emulator/account {"tier": "SANDBOXED", "enforced": 1, "max": 1}: the account the describe calls report.
+  "reason": "...", "fields": [...], "status": 400, "times": 1, "region": "eu-west-2"}: the next matching requests
+  (only those signed for "region", when given) get that error.
+- POST /_emulator/account {"region": "eu-west-2", "tier": "SANDBOXED", "enforced": 1, "max": 1, "overridden": true}:
+  the account the describe calls report in that Region (like the real service, each Region has its own tier and
+  spend limits; a Region not set reports a production account with a USD 100 text limit).
 """
 import json
+import re
 import sys
 import threading
 import uuid
@@ -25,10 +30,11 @@ STATUS = {"InternalServerException": 500}
 lock = threading.Lock()
 requests = []
 failures = []
-account = {"tier": "PRODUCTION", "enforced": 100, "max": 100}
+accounts = {}
+DEFAULT_ACCOUNT = {"tier": "PRODUCTION", "enforced": 100, "max": 100, "overridden": False}
 
 
-def send_text_message(body):
+def send_text_message(body, _region):
     for field in ("DestinationPhoneNumber", "MessageBody"):
         if not body.get(field):
             return error("ValidationException", "MISSING_PARAMETER", [{"Name": field, "Message": "required"}])
@@ -38,17 +44,35 @@ def send_text_message(body):
     return 200, {"MessageId": str(uuid.uuid4())}
 
 
-def describe_account_attributes(_body):
-    return 200, {"AccountAttributes": [{"Name": "ACCOUNT_TIER", "Value": account["tier"]},
-                                       {"Name": "DEFAULT_PROTECT_CONFIGURATION_ID", "Value": ""}]}
+def account(region):
+    return {**DEFAULT_ACCOUNT, **accounts.get(region, {})}
 
 
-def describe_spend_limits(_body):
-    limits = []
-    for name in ("TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", "VOICE_MESSAGE_MONTHLY_SPEND_LIMIT"):
-        limits.append({"Name": name, "EnforcedLimit": account["enforced"], "MaxLimit": account["max"],
-                       "Overridden": account["enforced"] != account["max"]})
-    return 200, {"SpendLimits": limits}
+def paging(body):
+    """The checks the describe operations make of their paging fields (the only ones they take)."""
+    unknown = sorted(set(body) - {"NextToken", "MaxResults"})
+    if unknown:
+        return error("ValidationException", "INVALID_PARAMETER", [{"Name": unknown[0], "Message": "unknown field"}])
+    if not 1 <= body.get("MaxResults", 1) <= 100:
+        return error("ValidationException", "INVALID_PARAMETER", [{"Name": "MaxResults", "Message": "1-100"}])
+    if "NextToken" in body:
+        return error("ValidationException", "INVALID_NEXT_TOKEN", [{"Name": "NextToken", "Message": "not issued"}])
+    return None
+
+
+def describe_account_attributes(body, region):
+    tier = account(region)["tier"]
+    return paging(body) or (200, {"AccountAttributes": [{"Name": "ACCOUNT_TIER", "Value": tier},
+                                                        {"Name": "DEFAULT_PROTECT_CONFIGURATION_ID", "Value": ""}]})
+
+
+def describe_spend_limits(body, region):
+    a = account(region)
+    limits = [{"Name": "TEXT_MESSAGE_MONTHLY_SPEND_LIMIT", "EnforcedLimit": a["enforced"], "MaxLimit": a["max"],
+               "Overridden": a["overridden"]}]
+    for name in ("VOICE_MESSAGE_MONTHLY_SPEND_LIMIT", "MEDIA_MESSAGE_MONTHLY_SPEND_LIMIT"):
+        limits.append({"Name": name, "EnforcedLimit": 100, "MaxLimit": 100, "Overridden": False})
+    return paging(body) or (200, {"SpendLimits": limits})
 
 
 OPERATIONS = {
@@ -67,11 +91,11 @@ def error(kind, reason=None, fields=None, status=None):
     return status or STATUS.get(kind, 400), body
 
 
-def injected(operation, body):
+def injected(operation, body, region):
     """The error queued for this request's number or operation, if any (used up as it is answered)."""
     keys = {operation, body.get("DestinationPhoneNumber")}
     for f in failures:
-        if f["match"] in keys and f["times"] > 0:
+        if f["match"] in keys and f.get("region") in (None, region) and f["times"] > 0:
             f["times"] -= 1
             return error(f["type"], f.get("reason"), f.get("fields"), f.get("status"))
     return None
@@ -94,6 +118,13 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}")
 
+    def signed_region(self):
+        """The Region of the SigV4 credential scope (`Credential=<key>/<date>/<region>/sms-voice/aws4_request`), or
+        None when the request is not signed for this service."""
+        scope = r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/sms-voice/aws4_request"
+        match = re.search(scope, self.headers.get("Authorization", ""))
+        return match.group(1) if match else None
+
     def do_GET(self):
         if self.path == "/_emulator/requests":
             with lock:
@@ -107,14 +138,18 @@ class Handler(BaseHTTPRequestHandler):
                 failures.append({"times": 1, **body})
                 return self.reply(200, {}, "application/json")
             if self.path == "/_emulator/account":
-                account.update(body)
-                return self.reply(200, account, "application/json")
+                region = body.pop("region", "us-east-1")
+                accounts.setdefault(region, {}).update(body)
+                return self.reply(200, account(region), "application/json")
             target = self.headers.get("X-Amz-Target", "")
             operation = target[len(PREFIX):] if target.startswith(PREFIX) else None
             if operation not in OPERATIONS or self.path != "/":
                 return self.reply(*error("UnknownOperationException", status=400))
-            requests.append({"operation": operation, "body": body})
-            status, answer = injected(operation, body) or OPERATIONS[operation](body)
+            region = self.signed_region()
+            if region is None:
+                return self.reply(*error("InvalidSignatureException", status=403))
+            requests.append({"operation": operation, "region": region, "body": body})
+            status, answer = injected(operation, body, region) or OPERATIONS[operation](body, region)
         self.reply(status, answer)
 
 

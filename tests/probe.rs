@@ -1,24 +1,31 @@
 //! The sandbox / spend probe: against moto through the real clients, a failing probe call holds no event up
-//! and is reported once; at the SDK's seam, each Region's answers expire after the configured time.
+//! and is reported once; at the SDK's seam, each Region's answers expire after the configured time. End User
+//! Messaging's probe speaks the real wire protocol to the local emulator (tests/eum_emulator.py), which keeps
+//! an account per Region: each test below uses a Region of its own.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_config::retry::RetryConfig;
 use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
 use aws_sdk_cloudwatch::types::Datapoint;
 use aws_sdk_sns::operation::get_sms_attributes::GetSmsAttributesOutput;
 use aws_sdk_sns::operation::get_sms_sandbox_account_status::GetSmsSandboxAccountStatusOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use cognito_sms_sender::config::Config;
+use cognito_sms_sender::config::TextMessageOptions;
+use cognito_sms_sender::destination::attributes::TransportKind;
 use cognito_sms_sender::destination::phone::PhoneNumber;
+use cognito_sms_sender::probe::eum::EumProbe;
 use cognito_sms_sender::probe::sns::SnsProbe;
 use cognito_sms_sender::probe::{Finding, Probe};
+use cognito_sms_sender::publish::eum::EumPublisher;
 use cognito_sms_sender::publish::sns::RegionalClients;
 use cognito_sms_sender::sender::wiring;
-use common::{moto, Logs};
-use serde_json::Value;
+use common::{eum_emulator, moto, Logs};
+use serde_json::{json, Value};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -118,7 +125,7 @@ async fn each_regions_answers_expire_after_the_configured_time() {
         (120, "eu-west-1", (3, 2)),
     ] {
         *elapsed.lock().unwrap() = Duration::from_secs(secs);
-        let findings = probe.check(region, &phone).await;
+        let findings = probe.check(TransportKind::Sns, region, &phone).await;
         assert!(findings.iter().any(|f| matches!(f, Finding::SpendingLimitReached { .. })), "cached answers are used");
         assert_eq!((limit_a.num_calls(), limit_b.num_calls()), fetched, "t={secs} {region}");
     }
@@ -141,8 +148,124 @@ async fn a_failing_probe_call_is_made_once_whatever_the_clients_retry() {
     let phone = PhoneNumber::parse(Some("+12065550100")).unwrap();
     let started = Instant::now();
     for _ in 0..3 {
-        probe.check("us-east-1", &phone).await;
+        probe.check(TransportKind::Sns, "us-east-1", &phone).await;
     }
     assert_eq!(failing.num_calls(), 1, "one attempt, and the failure cached like an answer");
     assert!(started.elapsed() < Duration::from_millis(300), "no backoff waited: {:?}", started.elapsed());
+}
+
+/// `name`'s sample event, to `phone`.
+fn sample_to(name: &str, phone: &str) -> Value {
+    let mut event = sample(name);
+    event["request"]["userAttributes"]["phone_number"] = phone.into();
+    event
+}
+
+/// The routing table: SNS by default, End User Messaging for the United Kingdom.
+fn uk_through_end_user_messaging() -> String {
+    let path = std::env::temp_dir().join(format!("probe-routes-{}.toml", fastrand::u64(..)));
+    let table = "[default]\ntransport = \"sns\"\n\n[countries.GB]\ntransport = \"end-user-messaging\"\n";
+    std::fs::write(&path, table).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn each_message_is_probed_by_the_transport_it_is_sent_through() {
+    let region = "eu-west-2";
+    eum_emulator().set_account(region, json!({"tier": "SANDBOXED"})).await;
+    let routes = uk_through_end_user_messaging();
+    let extra = [("SMS_PROBE", "on"), ("SNS_REGION", region), ("SMS_ROUTES_FILE", routes.as_str())];
+    let (logs, guard) = Logs::capture();
+    let app = wiring::build(&config(&extra), &eum_emulator().sdk_config().await).await.unwrap();
+    for (i, name) in ["sign-up.json", "forgot-password.json", "authentication.json"].iter().enumerate() {
+        let result = app.handle(&sample_to(name, &format!("+4474001234{i:02}"))).await.unwrap();
+        assert_eq!(result["outcome"], "sent", "{name}");
+    }
+    let sandbox: Vec<Value> = logs.outcomes().into_iter().filter(|l| l["outcome"] == "SNSSandbox").collect();
+    assert_eq!(sandbox.len(), 3, "every message to a sandboxed account is flagged: {sandbox:?}");
+    assert!(sandbox.iter().all(|l| l["level"] == "ERROR" && l["transport"] == "end-user-messaging"));
+    assert!(sandbox[0]["reason"].as_str().unwrap().contains("sms_destination_not_verified"), "{}", sandbox[0]);
+    assert_eq!(sandbox[0]["phone"], "+4*******3400", "masked");
+    // Asked once for the three messages; SNS's probe was not asked about them.
+    assert_eq!(eum_emulator().count_in("DescribeAccountAttributes", region).await, 1);
+    assert_eq!(eum_emulator().count_in("DescribeSpendLimits", region).await, 1);
+    assert!(logs.outcomes().iter().all(|l| l["permission"] != "sns:GetSMSSandboxAccountStatus"));
+    // A message the table sends through SNS is probed by SNS's probe (moto fails its sandbox call), not this one.
+    let result = app.handle(&sample_to("sign-up.json", "+12065550101")).await.unwrap();
+    assert_eq!(result["outcome"], "sent");
+    drop(guard);
+    let sns_probed = logs.outcomes().into_iter().filter(|l| l["permission"] == "sns:GetSMSSandboxAccountStatus");
+    assert_eq!(sns_probed.count(), 1);
+    assert_eq!(logs.outcomes().iter().filter(|l| l["outcome"] == "SNSSandbox").count(), 3);
+    logs.assert_clean(&["123456"]);
+    std::fs::remove_file(routes).ok();
+}
+
+/// End User Messaging's probe through clients of `sdk`, keeping answers for `cache_for`.
+fn eum_probe(sdk: &aws_config::SdkConfig, cache_for: Duration) -> EumProbe {
+    EumProbe::new(EumPublisher::new(sdk, TextMessageOptions::default()).clients(), cache_for)
+}
+
+fn uk_phone() -> PhoneNumber {
+    PhoneNumber::parse(Some("+447400123400")).unwrap()
+}
+
+#[tokio::test]
+async fn a_text_spend_limit_of_zero_is_reached_and_a_production_account_finds_nothing() {
+    let (region, eum) = ("ap-southeast-2", TransportKind::EndUserMessaging);
+    let probe = eum_probe(&eum_emulator().sdk_config().await, Duration::ZERO);
+    assert_eq!(probe.check(eum, region, &uk_phone()).await, [], "production, USD 100: nothing to say");
+    eum_emulator().set_account(region, json!({"enforced": 0, "max": 10, "overridden": true})).await;
+    let reached = Finding::TextSpendLimitReached { limit_usd: 0.0, max_usd: 10.0, overridden: true };
+    assert_eq!(probe.check(eum, region, &uk_phone()).await, std::slice::from_ref(&reached));
+    assert_eq!(reached.outcome(), "SpendingLimitReached", "the alarm SNS's limit raises");
+    // Not the account's own limit: the maximum is in force.
+    eum_emulator().set_account(region, json!({"overridden": false})).await;
+    assert_eq!(probe.check(eum, region, &uk_phone()).await, []);
+    // SNS's messages are not this probe's.
+    eum_emulator().set_account(region, json!({"tier": "SANDBOXED", "overridden": true})).await;
+    let before = eum_emulator().count_in("DescribeSpendLimits", region).await;
+    assert_eq!(probe.check(TransportKind::Sns, region, &uk_phone()).await, []);
+    assert_eq!(eum_emulator().count_in("DescribeSpendLimits", region).await, before);
+    let sandbox = Finding::Sandbox { transport: eum, verified: None };
+    assert_eq!(probe.check(eum, region, &uk_phone()).await, [sandbox, reached]);
+}
+
+#[tokio::test]
+async fn a_denied_describe_call_is_reported_once_and_each_region_is_asked_once_per_cache_period() {
+    let (region, eum) = ("ca-central-1", TransportKind::EndUserMessaging);
+    eum_emulator().fail_in(region, "DescribeAccountAttributes", "AccessDeniedException", 3).await;
+    let sdk = eum_emulator().sdk_config().await;
+    // Refreshed at every check: the denial is met three times and reported the first.
+    let probe = eum_probe(&sdk, Duration::ZERO);
+    let denied = Finding::ProbeFailed {
+        permission: "sms-voice:DescribeAccountAttributes",
+        denied: true,
+        reason: "access denied (AccessDeniedException)".into(),
+    };
+    assert_eq!(probe.check(eum, region, &uk_phone()).await, std::slice::from_ref(&denied));
+    assert_eq!(denied.outcome(), "probe_denied");
+    for _ in 0..2 {
+        assert_eq!(probe.check(eum, region, &uk_phone()).await, []);
+    }
+    assert_eq!(eum_emulator().count_in("DescribeAccountAttributes", region).await, 3);
+    // Cached: one request of each kind for many messages.
+    let (region, probe) = ("sa-east-1", eum_probe(&sdk, Duration::from_secs(300)));
+    for _ in 0..5 {
+        assert_eq!(probe.check(eum, region, &uk_phone()).await, []);
+    }
+    assert_eq!(eum_emulator().count_in("DescribeAccountAttributes", region).await, 1);
+    assert_eq!(eum_emulator().count_in("DescribeSpendLimits", region).await, 1);
+}
+
+#[tokio::test]
+async fn a_failing_describe_call_is_made_once_whatever_the_clients_retry() {
+    let region = "ap-northeast-1";
+    eum_emulator().fail_in(region, "DescribeSpendLimits", "InternalServerException", 5).await;
+    // The publisher's clients retry (the SDK's standard mode); the probe's calls must not.
+    let standard = eum_emulator().sdk_config().await.into_builder().retry_config(RetryConfig::standard()).build();
+    let probe = eum_probe(&standard, Duration::from_secs(300));
+    let findings = probe.check(TransportKind::EndUserMessaging, region, &uk_phone()).await;
+    assert!(matches!(&findings[..], [Finding::ProbeFailed { denied: false, .. }]), "{findings:?}");
+    assert_eq!(eum_emulator().count_in("DescribeSpendLimits", region).await, 1, "one attempt");
 }

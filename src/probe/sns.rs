@@ -1,70 +1,51 @@
 //! The probe against SNS (`GetSMSSandboxAccountStatus`, `ListSMSSandboxPhoneNumbers`, `GetSMSAttributes`) and
 //! CloudWatch (`SMSMonthToDateSpentUSD`).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::Statistic;
 use aws_smithy_types::date_time::Format;
-use aws_smithy_types::retry::RetryConfig;
-use aws_smithy_types::timeout::TimeoutConfig;
 use aws_smithy_types::DateTime;
 
+use super::cache::{note, once, Failures, RegionCache};
 use super::{Finding, Probe};
 use crate::aws::{classify, Failure};
+use crate::destination::attributes::TransportKind;
 use crate::destination::phone::PhoneNumber;
 use crate::publish::sns::RegionalClients;
 
 #[derive(Debug, Clone, Default)]
 struct RegionState {
-    fetched: Option<Instant>,
     in_sandbox: Option<bool>,
     verified_numbers: Option<HashSet<String>>,
     limit_usd: Option<f64>,
     spent_usd: Option<f64>,
-    failures_reported: HashSet<&'static str>,
 }
-
-/// What time it is, for the cache: the monotonic clock, or one a test moves.
-type Clock = Box<dyn Fn() -> Instant + Send + Sync>;
 
 /// The probe against real SNS and CloudWatch.
 pub struct SnsProbe {
     clients: Arc<RegionalClients>,
-    cache_for: Duration,
-    state: Mutex<HashMap<String, RegionState>>,
-    now: Clock,
+    cache: RegionCache<RegionState>,
 }
 
 /// New accounts' SMS spend limit when `MonthlySpendLimit` is not returned.
 const DEFAULT_SPEND_LIMIT_USD: f64 = 1.0;
 
-/// The longest one probe call may take. A refresh makes at most two calls one after the other (the sandbox
-/// status, then its verified numbers), so it ends, and is cached, within the event's probe budget
-/// (`sender::PROBE_BUDGET`, 1.5 s) even when every call times out.
-pub const CALL_TIMEOUT: Duration = Duration::from_millis(600);
-
 impl SnsProbe {
     /// A probe through `clients`, reusing each Region's answers (failures included) for `cache_for`.
     pub fn new(clients: Arc<RegionalClients>, cache_for: Duration) -> Self {
-        SnsProbe { clients, cache_for, state: Mutex::new(HashMap::new()), now: Box::new(Instant::now) }
+        SnsProbe { clients, cache: RegionCache::new(cache_for) }
     }
 
     /// This probe, reading the time from `now` (tests move it to see the cache expire).
     pub fn with_clock(self, now: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
-        SnsProbe { now: Box::new(now), ..self }
+        SnsProbe { cache: self.cache.with_clock(Box::new(now)), ..self }
     }
 
-    fn cached(&self, region: &str) -> Option<RegionState> {
-        let now = (self.now)();
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = |t: Instant| now.saturating_duration_since(t) < self.cache_for;
-        state.get(region).filter(|s| s.fetched.is_some_and(fresh)).cloned()
-    }
-
-    /// Asks SNS and CloudWatch for `region`'s state, side by side, and records it.
-    async fn refresh(&self, region: &str) -> (RegionState, Vec<Finding>) {
+    /// Asks SNS and CloudWatch for `region`'s state, side by side.
+    async fn refresh(&self, region: &str) -> (RegionState, Failures) {
         let mut failures = Vec::new();
         let (sandbox, limit_usd, spent_usd) =
             tokio::join!(self.sandbox(region), self.spend_limit(region), self.month_to_date_spend(region));
@@ -75,32 +56,7 @@ impl SnsProbe {
         };
         let limit_usd = note(limit_usd, "sns:GetSMSAttributes", &mut failures);
         let spent_usd = note(spent_usd, "cloudwatch:GetMetricStatistics", &mut failures);
-        self.record(
-            region,
-            RegionState { in_sandbox, verified_numbers, limit_usd, spent_usd, ..Default::default() },
-            failures,
-        )
-    }
-
-    /// Stores a fresh state for `region` and turns failures not reported before into findings.
-    fn record(
-        &self,
-        region: &str,
-        fresh: RegionState,
-        failures: Vec<(&'static str, Failure)>,
-    ) -> (RegionState, Vec<Finding>) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = state.entry(region.to_owned()).or_default();
-        let mut findings = Vec::new();
-        for (permission, failure) in failures {
-            if entry.failures_reported.insert(permission) {
-                let denied = matches!(failure, Failure::Denied(_));
-                findings.push(Finding::ProbeFailed { permission, denied, reason: failure.to_string() });
-            }
-        }
-        let failures_reported = std::mem::take(&mut entry.failures_reported);
-        *entry = RegionState { fetched: Some((self.now)()), failures_reported, ..fresh };
-        (entry.clone(), findings)
+        (RegionState { in_sandbox, verified_numbers, limit_usd, spent_usd }, failures)
     }
 
     async fn sandbox(&self, region: &str) -> Result<bool, Failure> {
@@ -148,14 +104,6 @@ impl SnsProbe {
     }
 }
 
-/// One attempt within [`CALL_TIMEOUT`]: the probe runs beside a send and never waits for an SDK retry; what
-/// fails is cached like an answer and asked again when the cache expires.
-fn once() -> (RetryConfig, TimeoutConfig) {
-    let timeouts =
-        TimeoutConfig::builder().operation_timeout(CALL_TIMEOUT).operation_attempt_timeout(CALL_TIMEOUT).build();
-    (RetryConfig::disabled(), timeouts)
-}
-
 fn sns_once() -> aws_sdk_sns::config::Builder {
     let (retry, timeouts) = once();
     aws_sdk_sns::config::Builder::default().retry_config(retry).timeout_config(timeouts)
@@ -166,21 +114,13 @@ fn cloudwatch_once() -> aws_sdk_cloudwatch::config::Builder {
     aws_sdk_cloudwatch::config::Builder::default().retry_config(retry).timeout_config(timeouts)
 }
 
-/// The answer of one probe call, or `None` with its failure noted under the permission it needs.
-fn note<T>(
-    result: Result<T, Failure>,
-    permission: &'static str,
-    failures: &mut Vec<(&'static str, Failure)>,
-) -> Option<T> {
-    result.map_err(|f| failures.push((permission, f))).ok()
-}
-
 impl Probe for SnsProbe {
-    async fn check(&self, sns_region: &str, phone: &PhoneNumber) -> Vec<Finding> {
-        let (state, mut findings) = match self.cached(sns_region) {
-            Some(state) => (state, Vec::new()),
-            None => self.refresh(sns_region).await,
-        };
+    /// Messages sent through SNS only: End User Messaging has its own probe ([`super::eum`]).
+    async fn check(&self, transport: TransportKind, sns_region: &str, phone: &PhoneNumber) -> Vec<Finding> {
+        if transport != TransportKind::Sns {
+            return Vec::new();
+        }
+        let (state, mut findings) = self.cache.get(sns_region, || self.refresh(sns_region)).await;
         findings.extend(assess(&state, phone));
         findings
     }
@@ -191,7 +131,7 @@ fn assess(state: &RegionState, phone: &PhoneNumber) -> Vec<Finding> {
     let mut findings = Vec::new();
     if state.in_sandbox == Some(true) {
         let verified = state.verified_numbers.as_ref().map(|v| v.contains(phone.as_e164()));
-        findings.push(Finding::Sandbox { verified });
+        findings.push(Finding::Sandbox { transport: TransportKind::Sns, verified });
     }
     if let (Some(spent_usd), Some(limit_usd)) = (state.spent_usd, state.limit_usd) {
         if spent_usd >= limit_usd {
@@ -235,11 +175,11 @@ mod tests {
     fn sandbox_verification() {
         let phone = PhoneNumber::parse(Some("+12065550100")).unwrap();
         let mut s = RegionState { in_sandbox: Some(true), ..Default::default() };
-        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: None }]);
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { transport: TransportKind::Sns, verified: None }]);
         s.verified_numbers = Some(HashSet::from(["+12065550100".to_owned()]));
-        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: Some(true) }]);
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { transport: TransportKind::Sns, verified: Some(true) }]);
         s.verified_numbers = Some(HashSet::new());
-        assert_eq!(assess(&s, &phone), [Finding::Sandbox { verified: Some(false) }]);
+        assert_eq!(assess(&s, &phone), [Finding::Sandbox { transport: TransportKind::Sns, verified: Some(false) }]);
         s.in_sandbox = Some(false);
         assert!(assess(&s, &phone).is_empty());
     }

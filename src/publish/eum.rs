@@ -2,6 +2,8 @@
 //! Region. The SDK honours `AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2` (from the service's id "Pinpoint SMS Voice
 //! V2"), which is how the tests point it at their emulator.
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::builders::SendTextMessageInputBuilder;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::{SendTextMessageError, SendTextMessageInput};
@@ -97,7 +99,7 @@ pub fn request_json(r: &SendTextMessageInputBuilder) -> serde_json::Value {
 
 /// Sends with `SendTextMessage`.
 pub struct EumPublisher {
-    clients: PerRegion<Client>,
+    clients: Arc<PerRegion<Client>>,
     options: TextMessageOptions,
 }
 
@@ -109,12 +111,12 @@ impl EumPublisher {
             let region = aws_config::Region::new(region.to_owned());
             Client::from_conf(aws_sdk_pinpointsmsvoicev2::config::Builder::from(&config).region(region).build())
         };
-        EumPublisher { clients: PerRegion::new(Box::new(make)), options }
+        EumPublisher { clients: Arc::new(PerRegion::new(Box::new(make))), options }
     }
 
-    /// The client for `region` (the probe asks through the same clients).
-    pub fn client(&self, region: &str) -> Client {
-        self.clients.get(region)
+    /// The clients per Region: the probe asks through the connections sends use.
+    pub fn clients(&self) -> Arc<PerRegion<Client>> {
+        self.clients.clone()
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::outcome::{Outcome, SendError};
 use super::Delivered;
+use crate::destination::attributes::TransportKind;
 use crate::destination::phone::Country;
 use crate::gate::policy::Rule;
 use crate::probe::Finding;
@@ -108,18 +109,10 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
 
 /// One line per probe finding.
 pub(super) fn log_finding(t: &Trace, finding: &Finding) {
-    let (phone, region) = (t.phone.as_deref(), t.sns_region.as_deref());
+    let region = t.sns_region.as_deref();
     let outcome = finding.outcome();
     match finding {
-        Finding::Sandbox { verified } => tracing::error!(
-            outcome,
-            phone,
-            sns_region = region,
-            destination_verified = *verified,
-            deliverable = verified.unwrap_or(true),
-            reason = "the account is in the SNS SMS sandbox in this Region: only verified destination numbers receive SMS; verify the number or request production access",
-            "SNS SMS sandbox"
-        ),
+        Finding::Sandbox { transport, verified } => log_sandbox(t, outcome, *transport, *verified),
         Finding::SpendingLimitNear { spent_usd, limit_usd } => tracing::warn!(
             outcome,
             sns_region = region,
@@ -136,6 +129,16 @@ pub(super) fn log_finding(t: &Trace, finding: &Finding) {
             reason = "month-to-date SMS spend has reached MonthlySpendLimit: SNS accepts messages but does not deliver them; raise the limit",
             "SMS spend limit reached"
         ),
+        Finding::TextSpendLimitReached { limit_usd, max_usd, overridden } => tracing::error!(
+            outcome,
+            sns_region = region,
+            transport = TransportKind::EndUserMessaging.as_str(),
+            limit_usd = *limit_usd,
+            max_usd = *max_usd,
+            overridden = *overridden,
+            reason = "the End User Messaging monthly text spend limit in force is USD 0: every message is refused; raise it in the End User Messaging console (above max_usd, by a quota increase request)",
+            "SMS spend limit reached"
+        ),
         Finding::ProbeFailed { permission, denied, reason } => tracing::warn!(
             outcome,
             sns_region = region,
@@ -144,5 +147,29 @@ pub(super) fn log_finding(t: &Trace, finding: &Finding) {
             hint = if *denied { "grant this read-only permission to the function's role (or SNS caller role), or set SMS_PROBE=off" } else { "the probe will try again later" },
             "sandbox/spend probe could not run; sending goes on"
         ),
+    }
+}
+
+/// The sandbox finding: SNS knows whether this number is verified; End User Messaging refuses an unverified one.
+fn log_sandbox(t: &Trace, outcome: &str, transport: TransportKind, verified: Option<bool>) {
+    let (phone, region) = (t.phone.as_deref(), t.sns_region.as_deref());
+    match transport {
+    TransportKind::Sns => tracing::error!(
+        outcome,
+        phone,
+        sns_region = region,
+        destination_verified = verified,
+        deliverable = verified.unwrap_or(true),
+        reason = "the account is in the SNS SMS sandbox in this Region: only verified destination numbers receive SMS; verify the number or request production access",
+        "SNS SMS sandbox"
+    ),
+    TransportKind::EndUserMessaging => tracing::error!(
+        outcome,
+        phone,
+        sns_region = region,
+        transport = TransportKind::EndUserMessaging.as_str(),
+        reason = "the account is in the End User Messaging SMS sandbox in this Region (ACCOUNT_TIER SANDBOXED): only verified destination numbers receive SMS, a send to any other ends as sms_destination_not_verified; verify the number or request production access in the End User Messaging console",
+        "End User Messaging SMS sandbox"
+    ),
     }
 }

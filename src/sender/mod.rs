@@ -391,7 +391,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             metrics::record_latency(Stage::Publish, started.elapsed());
             published
         };
-        let probe = tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.region, &job.phone));
+        let probe = tokio::time::timeout(PROBE_BUDGET, self.probe.check(job.route.transport, job.region, &job.phone));
         let (published, findings) = tokio::join!(publish, probe);
         for finding in findings.unwrap_or_default() {
             log_finding(trace, &finding);

@@ -12,14 +12,18 @@ use crate::destination::phone::preload_metadata;
 use crate::destination::region::sns_region;
 use crate::gate::dynamodb::DynamoCounters;
 use crate::ledger::dynamodb::DynamoLedger;
+use crate::probe::eum::EumProbe;
 use crate::probe::sns::SnsProbe;
 use crate::publish::eum::EumPublisher;
 use crate::publish::outbox::Outbox;
 use crate::publish::sns::{publishing_config, RegionalClients, SnsPublisher};
 use crate::publish::Transport;
 
+/// The probes of the function: SNS's, and End User Messaging's when a route sends through it.
+pub type Probes = (Option<SnsProbe>, Option<EumProbe>);
+
 /// The function as deployed (or run locally).
-pub type App = Sender<EsdkDecrypter, Transport, Option<SnsProbe>, Option<DynamoLedger>, Option<DynamoCounters>>;
+pub type App = Sender<EsdkDecrypter, Transport, Probes, Option<DynamoLedger>, Option<DynamoCounters>>;
 
 /// Why the function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +53,7 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         }
         None => Transport::Aws { sns: SnsPublisher::new(clients.clone()), eum: eum_publisher(config, sdk).await },
     };
-    let probe =
-        (config.probe.enabled && config.local_outbox.is_none()).then(|| SnsProbe::new(clients, config.probe.cache_for));
+    let probe = probes(config, clients, &publisher);
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let ledger = config.state_table.as_ref().map(|table| DynamoLedger::new(dynamodb.clone(), &table.name, table.ttl));
     let counters = config.state_table.as_ref().map(|table| DynamoCounters::new(dynamodb, &table.name));
@@ -64,6 +67,18 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
         }
     }
     Ok(Sender::new(decrypter, publisher, probe, ledger, counters, Settings::from_config(config, home_region)))
+}
+
+/// A probe for each transport in use, unless `SMS_PROBE=off` or the run is local; End User Messaging's asks
+/// through the publisher's clients.
+fn probes(config: &Config, clients: Arc<RegionalClients>, publisher: &Transport) -> Probes {
+    let cache_for = config.probe.cache_for;
+    match publisher {
+        Transport::Aws { eum, .. } if config.probe.enabled => {
+            (Some(SnsProbe::new(clients, cache_for)), eum.as_ref().map(|p| EumProbe::new(p.clients(), cache_for)))
+        }
+        _ => (None, None),
+    }
 }
 
 /// The End User Messaging publisher, when a route sends through it.

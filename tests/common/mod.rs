@@ -170,11 +170,27 @@ impl EumEmulator {
         client.post(format!("{}/_emulator/fail", self.url)).json(&body).send().await.unwrap();
     }
 
-    /// Sets what the describe calls report: the account tier and the text spend limit (enforced, maximum).
-    pub async fn set_account(&self, tier: &str, enforced: i64, max: i64) {
-        let body = serde_json::json!({"tier": tier, "enforced": enforced, "max": max});
+    /// Sets what the describe calls report in `region`: any of `tier` (`SANDBOXED`, `PRODUCTION`) and the text
+    /// spend limit's `enforced`, `max` and `overridden`.
+    pub async fn set_account(&self, region: &str, account: Value) {
+        let mut body = account;
+        body["region"] = region.into();
         let client = reqwest::Client::new();
         client.post(format!("{}/_emulator/account", self.url)).json(&body).send().await.unwrap();
+    }
+
+    /// Answers the next `times` `operation` requests signed for `region` with `error`.
+    pub async fn fail_in(&self, region: &str, operation: &str, error: &str, times: u32) {
+        let body = serde_json::json!({"match": operation, "region": region, "type": error, "times": times});
+        let client = reqwest::Client::new();
+        client.post(format!("{}/_emulator/fail", self.url)).json(&body).send().await.unwrap();
+    }
+
+    /// How many `operation` requests were signed for `region`.
+    pub async fn count_in(&self, operation: &str, region: &str) -> usize {
+        let all: Vec<Value> =
+            reqwest::get(format!("{}/_emulator/requests", self.url)).await.unwrap().json().await.unwrap();
+        all.iter().filter(|r| r["operation"] == operation && r["region"] == region).count()
     }
 }
 

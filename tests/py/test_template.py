@@ -147,9 +147,16 @@ def test_probe_reads_end_user_messaging_only_through_sns():
 def test_end_user_messaging_sends_only_from_this_accounts_resources_when_chosen():
     send = find(ROLE, "sms-voice:SendTextMessage")
     assert send["Sid"] == "SendTextMessages"
-    kinds = ["phone-number", "pool", "sender-id", "configuration-set", "protect-configuration"]
+    any_of = {kind: {"Fn::Sub": f"arn:${{AWS::Partition}}:sms-voice:*:${{AWS::AccountId}}:{kind}/*"}
+              for kind in ["phone-number", "pool", "sender-id", "configuration-set", "protect-configuration"]}
+    # The stack's own configuration set and protect configuration, when it makes them; else the account's.
     assert send["Resource"] == [
-        {"Fn::Sub": f"arn:${{AWS::Partition}}:sms-voice:*:${{AWS::AccountId}}:{kind}/*"} for kind in kinds]
+        any_of["phone-number"], any_of["pool"], any_of["sender-id"],
+        {"Fn::If": ["CreatesConfigurationSet", {"Fn::GetAtt": ["EumConfigurationSet", "Arn"]},
+                    any_of["configuration-set"]]},
+        {"Fn::If": ["CreatesProtectConfiguration", {"Fn::GetAtt": ["EumProtectConfiguration", "Arn"]},
+                    any_of["protect-configuration"]]},
+    ]
     conditions = plain(T["Conditions"])
     assert conditions["SendsThroughEum"] == {"Fn::And": [
         {"Fn::Equals": [{"Ref": "Transport"}, "end-user-messaging"]}, {"Fn::Equals": [{"Ref": "SnsCallerArn"}, ""]}]}
@@ -342,7 +349,7 @@ def variables_the_function_reads() -> set[str]:
 
 # Variables the template sets from its own resources rather than from one parameter.
 TEMPLATE_VALUES = {"KMS_KEY_ARN", "STATE_TABLE", "ALLOWED_USER_POOL_IDS", "SMS_POLICY_APPCONFIG",
-                   "AWS_APPCONFIG_EXTENSION_PREFETCH_LIST"}
+                   "AWS_APPCONFIG_EXTENSION_PREFETCH_LIST", "SMS_CONFIGURATION_SET", "SMS_PROTECT_CONFIGURATION_ID"}
 
 
 def test_every_setting_of_the_function_is_a_parameter_and_no_local_setting_is_set():
@@ -425,7 +432,10 @@ def test_the_gate_parameters_default_to_the_functions_own_defaults():
 
 
 def param_for(variable: str) -> dict:
-    return PARAMS[ENV[variable]["Ref"]]
+    value = ENV[variable]
+    if "Fn::If" in value:
+        value = value["Fn::If"][2]  # the parameter, when the stack makes no resource of its own instead
+    return PARAMS[value["Ref"]]
 
 
 def allowed(variable: str, value: str) -> bool:
@@ -546,6 +556,10 @@ SET_BY_THE_TEMPLATE = {
     # Three AppConfig ids of at most 7 characters, from the parameter or the stack's own resources.
     "SMS_POLICY_APPCONFIG": int(PARAMS["PolicyAppConfig"]["MaxLength"]),
     "AWS_APPCONFIG_EXTENSION_PREFETCH_LIST": len("/applications//environments//configurations/") + 3 * 7,
+    # The parameter's longest, or the stack's own: a configuration set's name (at most 64 characters) and a protect
+    # configuration's id (protect- and 32 hex digits).
+    "SMS_CONFIGURATION_SET": max(int(PARAMS["ConfigurationSet"]["MaxLength"]), 64),
+    "SMS_PROTECT_CONFIGURATION_ID": max(int(PARAMS["ProtectConfigurationId"]["MaxLength"]), len("protect-") + 32),
 }
 # Free text (the message templates) may hold any character: CloudFormation's MaxLength counts UTF-16 units, and
 # one unit is at most 3 bytes in UTF-8 (a character outside the BMP is 2 units and 4 bytes), as is an escaped " or
@@ -1018,3 +1032,103 @@ def test_operating_docs_policy_examples_use_only_policy_keys():
         check_policy_document(tomllib.loads(block))
     # The policy file section shows every top-level key.
     assert set(tomllib.loads(blocks[0])) == policy_keys()
+
+
+# ------------------------------------------------------------------ End User Messaging's own resources --
+
+EUM_RESOURCES = ["EumEventsLogGroup", "EumEventsRole", "EumConfigurationSet", "EumEventsWatcherPermission",
+                 "EumEventsSubscription"]
+
+
+def test_end_user_messaging_resources_exist_only_when_asked_for_and_only_with_that_transport():
+    conditions = plain(T["Conditions"])
+    assert conditions["CreatesConfigurationSet"] == {"Fn::Equals": [{"Ref": "CreateConfigurationSet"}, "on"]}
+    assert conditions["CreatesProtectConfiguration"] == {"Fn::Equals": [{"Ref": "CreateProtectConfiguration"}, "on"]}
+    for name in EUM_RESOURCES:
+        assert RES[name]["Condition"] == "CreatesConfigurationSet", name
+    assert RES["EumProtectConfiguration"]["Condition"] == "CreatesProtectConfiguration"
+    for param in ("CreateConfigurationSet", "CreateProtectConfiguration"):
+        assert PARAMS[param]["Default"] == "off" and PARAMS[param]["AllowedValues"] == ["on", "off"]
+    for rule, existing in (("CreatedConfigurationSetNeedsEum", "ConfigurationSet"),
+                           ("CreatedProtectConfigurationNeedsEum", "ProtectConfigurationId")):
+        r = plain(T["Rules"][rule])
+        param = "CreateConfigurationSet" if existing == "ConfigurationSet" else "CreateProtectConfiguration"
+        assert r["RuleCondition"] == {"Fn::Equals": [{"Ref": param}, "on"]}
+        asserts = [a["Assert"] for a in r["Assertions"]]
+        assert asserts == [{"Fn::Equals": [{"Ref": "Transport"}, "end-user-messaging"]},
+                           {"Fn::Equals": [{"Ref": existing}, ""]}]
+
+
+def test_created_end_user_messaging_resources_replace_the_parameters():
+    # Ref gives the configuration set's name and the protect configuration's id.
+    assert ENV["SMS_CONFIGURATION_SET"] == {"Fn::If": [
+        "CreatesConfigurationSet", {"Ref": "EumConfigurationSet"}, {"Ref": "ConfigurationSet"}]}
+    assert ENV["SMS_PROTECT_CONFIGURATION_ID"] == {"Fn::If": [
+        "CreatesProtectConfiguration", {"Ref": "EumProtectConfiguration"}, {"Ref": "ProtectConfigurationId"}]}
+    set_props = plain(RES["EumConfigurationSet"]["Properties"])
+    assert set_props["ProtectConfigurationId"] == {"Fn::If": [
+        "CreatesProtectConfiguration", {"Fn::GetAtt": ["EumProtectConfiguration", "ProtectConfigurationId"]},
+        NO_VALUE]}
+
+
+def test_the_configuration_sets_events_reach_the_watcher_through_their_own_log_group():
+    [dest] = plain(RES["EumConfigurationSet"]["Properties"]["EventDestinations"])
+    assert dest["Enabled"] is True and dest["MatchingEventTypes"] == ["TEXT_ALL"]
+    logs = dest["CloudWatchLogsDestination"]
+    assert logs["IamRoleArn"] == {"Fn::GetAtt": ["EumEventsRole", "Arn"]}
+    assert sub(logs["LogGroupArn"], EumEventsLogGroup="/aws/sms-voice/stack/text-events") == \
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sms-voice/stack/text-events"
+    group = plain(RES["EumEventsLogGroup"]["Properties"])
+    assert sub(group["LogGroupName"]) == "/aws/sms-voice/stack/text-events"
+    assert group["RetentionInDays"] == {"Ref": "DeliveryStatusLogRetentionInDays"}
+    sub_filter = plain(RES["EumEventsSubscription"])
+    assert sub_filter["DependsOn"] == "EumEventsWatcherPermission"
+    assert sub_filter["Properties"] == {"LogGroupName": {"Ref": "EumEventsLogGroup"}, "FilterPattern": "",
+                                        "DestinationArn": {"Fn::GetAtt": ["DeliveryStatusWatcherFunction", "Arn"]}}
+    perm = plain(RES["EumEventsWatcherPermission"]["Properties"])
+    assert (perm["Principal"], perm["Action"]) == ("logs.amazonaws.com", "lambda:InvokeFunction")
+    assert perm["FunctionName"] == {"Fn::GetAtt": ["DeliveryStatusWatcherFunction", "Arn"]}
+    assert perm["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert perm["SourceArn"] == {"Fn::GetAtt": ["EumEventsLogGroup", "Arn"]}
+
+
+def test_end_user_messaging_gets_a_role_for_its_log_group_only():
+    role = plain(RES["EumEventsRole"]["Properties"])
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sms-voice.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert sub(trust["Condition"]["ArnLike"]["aws:SourceArn"]) == \
+        "arn:aws:sms-voice:us-east-1:123456789012:configuration-set/*"
+    [allow] = statements("EumEventsRole")
+    assert sorted(allow["Action"]) == ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    assert allow["Resource"] == {"Fn::GetAtt": ["EumEventsLogGroup", "Arn"]}
+
+
+def protect_rules(blocked: str) -> list[dict]:
+    """The SMS country rules the protect configuration gets for ProtectBlockedCountries=`blocked`."""
+    padded = (blocked + ",,,,,,,,,,").split(",")
+    rules = []
+    for item in plain(RES["EumProtectConfiguration"]["Properties"]["CountryRuleSet"]["SMS"]):
+        cond, rule, no = item["Fn::If"]
+        assert no == NO_VALUE
+        slot = int(cond.removeprefix("ProtectBlocks"))
+        # The condition and the rule read the same slot of the padded list.
+        assert plain(T["Conditions"][cond]) == {"Fn::Not": [{"Fn::Equals": [rule["CountryCode"], ""]}]}
+        index, split = rule["CountryCode"]["Fn::Select"]
+        assert index == slot and split == {"Fn::Split": [",", {"Fn::Join": ["", [
+            {"Ref": "ProtectBlockedCountries"}, ",,,,,,,,,,"]]}]}
+        if padded[slot]:
+            rules.append({"CountryCode": padded[slot], "ProtectStatus": rule["ProtectStatus"]})
+    return rules
+
+
+def test_the_protect_configuration_blocks_each_country_of_the_parameter():
+    assert protect_rules("") == []
+    assert protect_rules("IR,KP") == [{"CountryCode": "IR", "ProtectStatus": "BLOCK"},
+                                      {"CountryCode": "KP", "ProtectStatus": "BLOCK"}]
+    ten = ",".join(["AA", "BB", "CC", "DD", "EE", "FF", "GG", "HH", "II", "JJ"])
+    assert [r["CountryCode"] for r in protect_rules(ten)] == ten.split(",")
+    pattern = re.compile(PARAMS["ProtectBlockedCountries"]["AllowedPattern"])
+    assert all(pattern.fullmatch(v) for v in ("", "IR", "IR,KP", ten))
+    assert not any(pattern.fullmatch(v) for v in ("ir", "IR,", "IR;KP", "IRN", ten + ",KK", "IR, KP"))
+    assert len(ten) == int(PARAMS["ProtectBlockedCountries"]["MaxLength"])
