@@ -114,6 +114,18 @@ impl Prefix {
     }
 }
 
+/// Puts a fresh prefix in quarantine: ten codes from now, none entered, judged two units later. Returns when
+/// the quarantine ends.
+async fn quarantined(p: &Prefix) -> u64 {
+    let t0 = start();
+    for _ in 0..10 {
+        assert_eq!(p.refused(t0).await, None);
+    }
+    let entered = t0 + 2 * UNIT;
+    assert_eq!(p.refused(entered).await, Some(Rule::LowConversion), "quarantine starts");
+    entered + DEFAULT_QUARANTINE.cooling_off.as_secs()
+}
+
 /// The start of the current judging unit: conversions older than the horizon (from the real clock) are dropped,
 /// so the test's clock starts now.
 fn start() -> u64 {
@@ -142,16 +154,9 @@ async fn quarantine_enters_exactly_below_the_threshold_after_n_codes() {
 #[tokio::test]
 async fn the_prefix_cools_off_then_goes_on_probation() {
     let p = Prefix::new(Mode::Enforce).await;
-    let t0 = start();
-    for _ in 0..10 {
-        p.refused(t0).await;
-    }
-    let entered = t0 + 2 * UNIT;
-    assert_eq!(p.refused(entered).await, Some(Rule::LowConversion), "quarantine starts");
-    let cooling_off = DEFAULT_QUARANTINE.cooling_off.as_secs();
-    assert_eq!(p.refused(entered + cooling_off - 1).await, Some(Rule::LowConversion), "still cooling off");
+    let released = quarantined(&p).await;
+    assert_eq!(p.refused(released - 1).await, Some(Rule::LowConversion), "still cooling off");
     // Released on probation: ten codes go out, the eleventh waits until they are judged.
-    let released = entered + cooling_off;
     for n in 0..10 {
         assert_eq!(p.refused(released).await, None, "probation code {n}");
     }
@@ -170,12 +175,7 @@ async fn the_prefix_cools_off_then_goes_on_probation() {
 #[tokio::test]
 async fn a_probation_that_fails_quarantines_again() {
     let p = Prefix::new(Mode::Enforce).await;
-    let t0 = start();
-    for _ in 0..10 {
-        p.refused(t0).await;
-    }
-    let released = t0 + 2 * UNIT + DEFAULT_QUARANTINE.cooling_off.as_secs();
-    assert_eq!(p.refused(t0 + 2 * UNIT).await, Some(Rule::LowConversion));
+    let released = quarantined(&p).await;
     for _ in 0..10 {
         assert_eq!(p.refused(released).await, None);
     }
@@ -224,12 +224,7 @@ async fn concurrent_sends_and_conversions_are_all_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sends_on_probation_let_exactly_n_through() {
     let p = Arc::new(Prefix::new(Mode::Enforce).await);
-    let t0 = start();
-    for _ in 0..10 {
-        p.refused(t0).await;
-    }
-    assert_eq!(p.refused(t0 + 2 * UNIT).await, Some(Rule::LowConversion));
-    let released = t0 + 2 * UNIT + DEFAULT_QUARANTINE.cooling_off.as_secs();
+    let released = quarantined(&p).await;
     let runs: Vec<_> = (0..30)
         .map(|_| {
             let p = p.clone();
