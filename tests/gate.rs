@@ -314,12 +314,16 @@ fn a_bad_policy_stops_init_with_file_key_and_reason() {
         ("SMS_BUDGET_USD", "-5/1d"),
         ("SMS_PREFIX_DIGITS", "0"),
         ("SMS_POLICY_APPCONFIG", "just-a-name"),
+        ("SMS_QUARANTINE", "yes"),
+        ("SMS_QUARANTINE_UNIT_SECONDS", "0"),
     ] {
         assert_eq!(config(&[(variable, value)]).unwrap_err().variable, variable, "{variable}={value}");
     }
     let ok = config(&[("SMS_ALLOWED_COUNTRIES", "gb, US"), ("SMS_LIMIT_PER_NUMBER", "off")]).unwrap();
     assert_eq!(ok.policy.allowed_countries.map(|c| c.len()), Some(2));
     assert!(ok.policy.limits[&cognito_sms_sender::gate::policy::Rule::PerNumber].is_empty());
+    assert!(!ok.policy.quarantine.enabled, "the low-conversion rule is off unless turned on");
+    assert!(config(&[("SMS_QUARANTINE", "on")]).unwrap().policy.quarantine.enabled);
 }
 
 #[tokio::test]
@@ -390,4 +394,43 @@ async fn unreachable_counters_fail_the_way_the_policy_says() {
     }
     let warned = logs.lines().into_iter().filter(|l| l["outcome"] == "gate_unavailable").count();
     assert_eq!(warned, 2, "one warning when sending anyway, one outcome line when held");
+}
+
+/// A sender whose low-conversion rule judges codes in units of one second, on ten codes, with `settings`.
+async fn quarantine_sender(settings: &[(&str, &str)]) -> GateSender {
+    let table = moto().create_ledger_table().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
+    let settings: Vec<_> = settings.iter().chain(&[("SMS_QUARANTINE", "on")]).copied().collect();
+    Sender::new(
+        CountingDecrypter::default(),
+        Recorder::default(),
+        None,
+        Some(DynamoLedger::new(dynamodb.clone(), &table, Duration::from_secs(3600))),
+        Some(DynamoCounters::new(dynamodb, &table).with_judging_unit(Duration::from_secs(1))),
+        common::dev_settings(&settings),
+    )
+}
+
+#[tokio::test]
+async fn a_quarantined_prefix_gets_one_blocked_line_each_and_monitor_sends() {
+    let (logs, _guard) = Logs::capture();
+    for mode in ["enforce", "monitor"] {
+        let s = quarantine_sender(&[("SMS_POLICY_MODE", mode)]).await;
+        // Ten codes to one prefix (+44740012), none entered; judged once at least a second old.
+        for n in 0..10 {
+            assert_eq!(outcome(&s, &event(&format!("+4474001234{n:02}"), "u", n)).await, "sent");
+        }
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let want = if mode == "enforce" { "blocked" } else { "sent" };
+        assert_eq!(outcome(&s, &event("+447400123499", "u", 99)).await, want, "{mode}");
+        assert_eq!(outcome(&s, &event("+447400999999", "u", 98)).await, "sent", "another prefix: {mode}");
+    }
+    let lines = logs.outcomes();
+    let blocked: Vec<_> = lines.iter().filter(|l| l["outcome"] == "blocked").collect();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0]["rule"], "low_conversion");
+    assert!(blocked[0]["reason"].as_str().unwrap().contains("quarantine"), "{}", blocked[0]);
+    let would: Vec<_> = lines.iter().filter_map(|l| l["would_block"].as_str()).collect();
+    assert_eq!(would, ["low_conversion"]);
+    logs.assert_clean(&[CODE, "+447400123499", "+447400123400"]);
 }

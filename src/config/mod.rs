@@ -67,6 +67,8 @@ pub struct StateTable {
     pub name: String,
     /// How long a record is kept (the table's TTL attribute `expires_at`).
     pub ttl: Duration,
+    /// `SMS_QUARANTINE_UNIT_SECONDS`: the low-conversion rule's judging unit, in which its history is kept.
+    pub quarantine_unit: Duration,
 }
 
 /// Everything the function reads from its environment.
@@ -290,6 +292,8 @@ fn pool_ids(v: &str) -> Result<Vec<String>, String> {
 /// `STATE_TABLE` (or `IDEMPOTENCY_TABLE`) and `IDEMPOTENCY_TTL_SECONDS`.
 fn state_table(env: &Env) -> Result<Option<StateTable>, ConfigError> {
     let ttl = env.seconds("IDEMPOTENCY_TTL_SECONDS", 86_400, 300..=31_536_000)?;
+    let quarantine_unit =
+        env.seconds("SMS_QUARANTINE_UNIT_SECONDS", crate::gate::quarantine::DEFAULT_UNIT_SECONDS, 1..=21_600)?;
     let variable = match (env.get("STATE_TABLE"), env.get("IDEMPOTENCY_TABLE")) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::new("IDEMPOTENCY_TABLE", "is the old name of STATE_TABLE; set only STATE_TABLE"))
@@ -300,7 +304,7 @@ fn state_table(env: &Env) -> Result<Option<StateTable>, ConfigError> {
     env.parsed(variable, |name| {
         let ok =
             (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-        ok.then(|| StateTable { name: name.to_owned(), ttl })
+        ok.then(|| StateTable { name: name.to_owned(), ttl, quarantine_unit })
             .ok_or_else(|| "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')".to_owned())
     })
 }
@@ -341,6 +345,7 @@ fn gate_policy(env: &Env) -> Result<Policy, ConfigError> {
             v.parse().ok().filter(|n| (1..=10).contains(n)).ok_or("must be a whole number from 1 to 10".to_owned())
         })?
         .unwrap_or(policy::DEFAULT_PREFIX_DIGITS);
+    p.quarantine.enabled = env.on_off("SMS_QUARANTINE", false)?;
     p.check().map_err(|(key, reason)| ConfigError::new(&key.to_ascii_uppercase(), reason))?;
     match env.get("SMS_POLICY_FILE") {
         None => Ok(p),

@@ -2,33 +2,49 @@
 //! under its limit's condition, all or none, together with a mark that the message was counted; monitored
 //! counts are plain atomic additions beside it. A shared counter is spread over [`super::SHARDS`] items whose
 //! caps add up to the limit, so it stays exact: a message refused by one shard tries the next.
+//!
+//! The low-conversion rule keeps one item per pool and prefix, beside that transaction: a send adds its code to
+//! the unit it was sent in and reads the whole history back from the same `UpdateItem`; a conversion adds to
+//! the unit its code was sent in. Both are atomic additions, so no update is lost under concurrency.
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use futures::future::join_all;
 
-use super::policy::Mode;
-use super::{Count, Counted, CounterError, Counters};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::policy::{Mode, Rule};
+use super::quarantine::{self, Verdict, HORIZON};
+use super::{watch_key, Conversions, Count, Counted, CounterError, Counters, Plan, Scope, Watch};
 use crate::aws::{classify, Failure};
 
 /// The counters in `table`.
 pub struct DynamoCounters {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// The low-conversion rule's judging unit, seconds.
+    unit: u64,
 }
 
 impl DynamoCounters {
     /// Counters in `table` (partition key `pk` S, TTL attribute `expires_at`).
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoCounters { client, table: table.into() }
+        DynamoCounters { client, table: table.into(), unit: quarantine::DEFAULT_UNIT_SECONDS }
+    }
+
+    /// With the low-conversion rule's judging unit (`SMS_QUARANTINE_UNIT_SECONDS`): the history is kept per
+    /// unit, so the sends and the conversions must agree on it.
+    pub fn with_judging_unit(mut self, unit: Duration) -> Self {
+        self.unit = unit.as_secs().max(1);
+        self
     }
 }
 
 /// How many times a transaction is tried when shards are full or another transaction holds an item.
 const ATTEMPTS: u32 = super::SHARDS + 8;
 /// The first pause after DynamoDB throttled a transaction; it doubles, four times at most (750 ms in all).
-const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+const BUSY_PAUSE: Duration = Duration::from_millis(50);
 
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -159,7 +175,7 @@ impl DynamoCounters {
                 }
                 Err(Refusal::AlreadyCounted) => return Ok(Counted { already: true, ..Counted::default() }),
                 Err(Refusal::Conflict) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..10))).await
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..10))).await
                 }
                 Err(Refusal::Busy(e)) if pause > BUSY_PAUSE * 8 => return Err(e),
                 Err(Refusal::Busy(_)) => {
@@ -189,18 +205,27 @@ fn refusal(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> Refusal {
 }
 
 impl Counters for DynamoCounters {
-    async fn count(&self, message: &str, plan: &[Count]) -> Result<Counted, CounterError> {
-        let enforced: Vec<&Count> = plan.iter().filter(|c| c.mode == Mode::Enforce).collect();
-        let monitored = plan.iter().filter(|c| c.mode == Mode::Monitor);
+    async fn count(&self, message: &str, plan: &Plan) -> Result<Counted, CounterError> {
+        let enforced: Vec<&Count> = plan.counts.iter().filter(|c| c.mode == Mode::Enforce).collect();
+        let monitored = plan.counts.iter().filter(|c| c.mode == Mode::Monitor);
         let monitored = join_all(
             monitored.map(|c| async move { Ok::<_, CounterError>(self.add_monitored(c).await?.then_some(c.rule)) }),
         );
-        let (counted, over) = tokio::join!(self.count_enforced(message, &enforced), monitored);
+        let watched = async {
+            match &plan.watch {
+                Some(w) => self.watch(w).await.map(|found| Some((w, found))),
+                None => Ok(None),
+            }
+        };
+        let (counted, over, watched) = tokio::join!(self.count_enforced(message, &enforced), monitored, watched);
         let mut counted = counted?;
         if counted.refused.is_none() {
             counted.over = over.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
         }
-        Ok(counted)
+        match watched? {
+            Some((watch, watched)) => self.settle(message, counted, watch, watched).await,
+            None => Ok(counted),
+        }
     }
 
     async fn give_back(&self, message: &str, counted: &Counted) -> Result<(), CounterError> {
@@ -220,7 +245,140 @@ impl Counters for DynamoCounters {
                 .expect("table, key and expression are set");
             items.push(TransactWriteItem::builder().update(update).build());
         }
+        if let Some((key, attribute)) = &counted.code {
+            items.push(TransactWriteItem::builder().update(self.uncount(key, attribute)).build());
+        }
         self.client.transact_write_items().set_transact_items(Some(items)).send().await.map(|_| ()).map_err(|e| err(&e))
+    }
+}
+
+/// What the low-conversion rule found for a message.
+struct Watched {
+    verdict: Verdict,
+    /// The code added to the prefix's item: (key, attribute).
+    code: (String, String),
+}
+
+/// The attributes of the units just past the horizon, removed as each send passes by so the item stays small.
+fn past_horizon(current: u64) -> String {
+    let first = current.saturating_sub(2 * HORIZON + 1);
+    let last = current.saturating_sub(HORIZON + 1);
+    (first..=last).flat_map(|u| [format!("s{u}"), format!("c{u}")]).collect::<Vec<_>>().join(", ")
+}
+
+impl DynamoCounters {
+    /// Adds the message's code to its prefix's unit and judges the prefix on what the item then holds (the
+    /// same request returns it). A message then refused gives the code back with its other counts.
+    async fn watch(&self, w: &Watch) -> Result<Watched, CounterError> {
+        let current = w.now / self.unit;
+        let attribute = format!("s{current}");
+        // The item outlives the history and any quarantine it holds.
+        let keep = (HORIZON + 2) * self.unit + w.settings.cooling_off.as_secs();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&w.key))
+            .update_expression(format!(
+                "ADD {attribute} :one SET expires_at = :expires REMOVE {}",
+                past_horizon(current)
+            ))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expires", n(w.now + keep))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| err(&e))?;
+        let history = quarantine::history_of(out.attributes().unwrap_or(&Default::default()), |v| {
+            v.as_n().ok().and_then(|v| v.parse().ok())
+        });
+        let verdict = quarantine::judge(&history, &w.settings, self.unit, w.now);
+        Ok(Watched { verdict, code: (w.key.clone(), attribute) })
+    }
+
+    /// Puts the prefix in quarantine from `w.now`; concurrent messages that find it so all write the same.
+    async fn enter(&self, w: &Watch) -> Result<(), CounterError> {
+        let (until, since) = quarantine::quarantine_from(&w.settings, self.unit, w.now);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&w.key))
+            // Both names are DynamoDB reserved words or close to them: aliased.
+            .update_expression("SET #until = :until, #since = :since")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#since", "since")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":since", n(since))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| err(&e))
+    }
+
+    /// What the low-conversion rule's finding means for a message the limits counted as `counted`: a message not
+    /// sent (refused, or counted before) gives its code back; one the rule refuses gives back everything.
+    async fn settle(
+        &self,
+        message: &str,
+        mut counted: Counted,
+        w: &Watch,
+        watched: Watched,
+    ) -> Result<Counted, CounterError> {
+        counted.code = Some(watched.code);
+        if counted.refused.is_some() || counted.already {
+            if let Some((key, attribute)) = counted.code.take() {
+                let item = TransactWriteItem::builder().update(self.uncount(&key, &attribute)).build();
+                self.client.transact_write_items().transact_items(item).send().await.map_err(|e| err(&e))?;
+            }
+            return Ok(counted);
+        }
+        if watched.verdict == Verdict::Enter {
+            self.enter(w).await?;
+        }
+        match (watched.verdict.blocks(), w.mode) {
+            (false, _) => Ok(counted),
+            (true, Mode::Monitor) => {
+                counted.over.push(Rule::LowConversion);
+                Ok(counted)
+            }
+            (true, Mode::Enforce) => {
+                self.give_back(message, &counted).await?;
+                Ok(Counted { refused: Some(Rule::LowConversion), ..Counted::default() })
+            }
+        }
+    }
+
+    /// Takes one code back from a prefix's unit.
+    fn uncount(&self, key: &str, attribute: &str) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(format!("ADD {attribute} :minus"))
+            .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+            .build()
+            .expect("table, key and expression are set")
+    }
+}
+
+impl Conversions for DynamoCounters {
+    async fn converted(&self, scope: &Scope, sent_at: SystemTime) -> Result<(), CounterError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let sent = sent_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / self.unit;
+        if sent + HORIZON < now / self.unit {
+            // Past the horizon: the rule no longer reads that unit.
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&watch_key(&scope.pool, &scope.prefix)))
+            .update_expression(format!("ADD c{sent} :one SET expires_at = if_not_exists(expires_at, :expires)"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expires", n(now + (HORIZON + 2) * self.unit))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| err(&e))
     }
 }
 

@@ -3,10 +3,12 @@
 //! limits and the budget are counters in DynamoDB, updated beside the decrypt.
 //!
 //! Layout: [`policy`] (the rules and their settings), [`source`] (the policy in force, reloaded from AWS
-//! AppConfig), here the decisions and the [`Counters`] port, and its adapter [`dynamodb`].
+//! AppConfig), [`quarantine`] (the low-conversion rule's decision), here the decisions and the [`Counters`] and
+//! [`Conversions`] ports, and their adapter [`dynamodb`].
 
 pub mod dynamodb;
 pub mod policy;
+pub mod quarantine;
 pub mod source;
 
 use std::future::Future;
@@ -15,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::destination::phone::{facts_of, prefix_of, Country, PhoneNumber};
-use policy::{Mode, Policy, Rule};
+use policy::{Mode, Policy, Quarantine, Rule};
 
 /// Why the gate stops (or, in monitor mode, would stop) a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,12 +89,54 @@ pub struct Count {
 /// none becomes a hot key: see docs/operating.md for the arithmetic.
 pub const SHARDS: u32 = 32;
 
-/// The counters this message adds to under `policy`, at `now`.
-pub fn plan(policy: &Policy, subject: &Subject, now: SystemTime) -> Vec<Count> {
+/// The low-conversion rule's part of a plan: the message's prefix, judged at `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    pub mode: Mode,
+    /// The prefix's item: [`watch_key`].
+    pub key: String,
+    /// Epoch seconds.
+    pub now: u64,
+    pub settings: Quarantine,
+}
+
+/// What counting a message takes: the limits' counters, and the low-conversion rule when it is on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub counts: Vec<Count>,
+    pub watch: Option<Watch>,
+}
+
+impl Plan {
+    /// Nothing to count.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.watch.is_none()
+    }
+}
+
+/// The item holding a prefix's codes sent and entered, for the low-conversion rule.
+pub fn watch_key(pool: &str, prefix: &str) -> String {
+    format!("gate#{}#{pool}#{prefix}", Rule::LowConversion.as_str())
+}
+
+/// What `counts` and `watch` take for this message under `policy`, at `now`.
+pub fn plan(policy: &Policy, subject: &Subject, now: SystemTime) -> Plan {
     if policy.exempt.contains(subject.phone.as_e164()) {
-        return Vec::new();
+        return Plan::default();
     }
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let prefix = prefix_of(subject.phone.as_e164(), policy.prefix_digits);
+    let watch = policy.quarantine.enabled.then(|| Watch {
+        mode: policy.mode_of(Rule::LowConversion),
+        key: watch_key(subject.pool, &prefix),
+        now,
+        settings: policy.quarantine,
+    });
+    Plan { counts: counts(policy, subject, &prefix, now), watch }
+}
+
+/// The limits' counters for this message, at `now` (epoch seconds).
+fn counts(policy: &Policy, subject: &Subject, prefix: &str, now: u64) -> Vec<Count> {
     let mut counts = Vec::new();
     let mut add = |rule: Rule, subject_key: String, limits: &[policy::Limit], amount: u64, shards: u32| {
         for limit in limits {
@@ -114,7 +158,7 @@ pub fn plan(policy: &Policy, subject: &Subject, now: SystemTime) -> Vec<Count> {
     let limits = |rule: Rule| policy.limits.get(&rule).map_or(&[][..], Vec::as_slice);
     add(Rule::PerNumber, hashed(&[subject.phone.as_e164()]), limits(Rule::PerNumber), 1, 1);
     add(Rule::PerUser, hashed(&[subject.pool, subject.user]), limits(Rule::PerUser), 1, 1);
-    add(Rule::PerPrefix, prefix_of(subject.phone.as_e164(), policy.prefix_digits), limits(Rule::PerPrefix), 1, 1);
+    add(Rule::PerPrefix, prefix.to_owned(), limits(Rule::PerPrefix), 1, 1);
     if let Some(c) = subject.country {
         add(Rule::PerCountry, format!("{}#{}", subject.pool, c.as_ref()), policy.country_limits(c), 1, SHARDS);
     }
@@ -145,6 +189,17 @@ pub struct Counted {
     pub already: bool,
     /// What was added, to give back if the message is not sent: (item key, amount).
     pub taken: Vec<(String, u64)>,
+    /// The code counted for the low-conversion rule, to give back if the message is not sent: (item key,
+    /// attribute).
+    pub code: Option<(String, String)>,
+}
+
+/// The `reason` of a message refused by `rule` after counting.
+pub fn refusal_reason(rule: Rule) -> String {
+    match rule {
+        Rule::LowConversion => "codes sent to this number's prefix are rarely entered (below the policy's quarantine.min_conversion): the prefix is quarantined, or on probation until its last codes are judged; see docs/operating.md#the-low-conversion-rule".into(),
+        _ => format!("the {} limit of the SMS policy is reached for this message", rule.as_str()),
+    }
 }
 
 /// Why the counters could not be used.
@@ -156,7 +211,9 @@ pub struct CounterError(pub String);
 pub trait Counters: Send + Sync {
     /// Adds `message`'s counts: the enforced ones all together or none (when one would pass its limit), the
     /// monitored ones always. A message counted before is not counted again.
-    fn count(&self, message: &str, plan: &[Count]) -> impl Future<Output = Result<Counted, CounterError>> + Send;
+    /// The low-conversion rule (`plan.watch`) counts the code for its prefix and judges the prefix; a message it
+    /// refuses takes nothing.
+    fn count(&self, message: &str, plan: &Plan) -> impl Future<Output = Result<Counted, CounterError>> + Send;
 
     /// Takes back what [`Counters::count`] added for `message`, which was not sent.
     fn give_back(&self, message: &str, counted: &Counted) -> impl Future<Output = Result<(), CounterError>> + Send;
@@ -164,7 +221,7 @@ pub trait Counters: Send + Sync {
 
 /// No counters (no `STATE_TABLE`): nothing is counted, nothing refused.
 impl<C: Counters> Counters for Option<C> {
-    async fn count(&self, message: &str, plan: &[Count]) -> Result<Counted, CounterError> {
+    async fn count(&self, message: &str, plan: &Plan) -> Result<Counted, CounterError> {
         match self {
             Some(counters) if !plan.is_empty() => counters.count(message, plan).await,
             _ => Ok(Counted::default()),
@@ -173,7 +230,9 @@ impl<C: Counters> Counters for Option<C> {
 
     async fn give_back(&self, message: &str, counted: &Counted) -> Result<(), CounterError> {
         match self {
-            Some(counters) if !counted.taken.is_empty() => counters.give_back(message, counted).await,
+            Some(counters) if !counted.taken.is_empty() || counted.code.is_some() => {
+                counters.give_back(message, counted).await
+            }
             _ => Ok(()),
         }
     }
@@ -240,7 +299,7 @@ mod tests {
         let n = phone("+447400123456");
         let s = Subject { pool: "eu-west-2_P", user: "u", phone: &n, country: parse_country("GB"), parts: 2 };
         let at = UNIX_EPOCH + Duration::from_secs(1_000_000_123);
-        let counts = plan(&p, &s, at);
+        let counts = plan(&p, &s, at).counts;
         let rules: Vec<Rule> = counts.iter().map(|c| c.rule).collect();
         assert_eq!(rules, [Rule::PerNumber, Rule::PerNumber, Rule::PerPrefix, Rule::Budget]);
         assert!(counts.iter().all(|c| !c.key.contains("7400123456")), "{counts:?}");

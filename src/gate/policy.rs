@@ -19,11 +19,12 @@ pub enum Rule {
     PerCountry,
     Total,
     Budget,
+    LowConversion,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::Country,
         Rule::NumberType,
         Rule::PerNumber,
@@ -32,6 +33,7 @@ impl Rule {
         Rule::PerCountry,
         Rule::Total,
         Rule::Budget,
+        Rule::LowConversion,
     ];
 
     /// The rule's stable name.
@@ -45,6 +47,7 @@ impl Rule {
             Rule::PerCountry => "per_country",
             Rule::Total => "total",
             Rule::Budget => "budget",
+            Rule::LowConversion => "low_conversion",
         }
     }
 
@@ -99,6 +102,25 @@ pub const DEFAULT_PREFIX_DIGITS: usize = 6;
 /// The price of one SMS part when the policy names none for the country: an upper estimate of AWS's prices.
 pub const DEFAULT_PRICE_MICRO_USD: u64 = 100_000;
 
+/// The low-conversion rule's settings (`[quarantine]` in the policy file; `SMS_QUARANTINE` turns it on): a prefix
+/// whose last `codes` judged codes were entered less than `min_conversion_percent` of the time is quarantined
+/// for `cooling_off`, then let through on probation. Why these defaults: docs/operating.md, "The low-conversion
+/// rule".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarantine {
+    /// Off unless set: without the conversion triggers wired, every code looks unconverted.
+    pub enabled: bool,
+    /// The fewest judged codes a prefix is judged on (N); with fewer it is never quarantined.
+    pub codes: u64,
+    /// Conversion below this percentage of the judged codes quarantines the prefix.
+    pub min_conversion_percent: u64,
+    pub cooling_off: Duration,
+}
+
+/// The low-conversion rule when the policy says nothing but `enabled`.
+pub const DEFAULT_QUARANTINE: Quarantine =
+    Quarantine { enabled: false, codes: 10, min_conversion_percent: 20, cooling_off: Duration::from_secs(86_400) };
+
 /// The whole policy, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -126,6 +148,8 @@ pub struct Policy {
     pub default_price: u64,
     /// Numbers no rule applies to (test numbers), E.164.
     pub exempt: HashSet<String>,
+    /// The low-conversion rule.
+    pub quarantine: Quarantine,
 }
 
 impl Default for Policy {
@@ -145,6 +169,7 @@ impl Default for Policy {
             prices: HashMap::new(),
             default_price: DEFAULT_PRICE_MICRO_USD,
             exempt: HashSet::new(),
+            quarantine: DEFAULT_QUARANTINE,
         }
     }
 }
@@ -170,7 +195,10 @@ impl Policy {
 
     /// Whether any rule needs the counters table.
     pub fn needs_counters(&self) -> bool {
-        self.limits.values().any(|l| !l.is_empty()) || !self.budget.is_empty() || !self.country_limits.is_empty()
+        self.limits.values().any(|l| !l.is_empty())
+            || !self.budget.is_empty()
+            || !self.country_limits.is_empty()
+            || self.quarantine.enabled
     }
 
     /// This policy with the TOML document `text` (from `origin`) laid over it.
@@ -189,6 +217,7 @@ impl Policy {
             "limits",
             "modes",
             "countries",
+            "quarantine",
         ];
         let hint = "is not a policy key; see docs/operating.md for the policy file";
         toml_file::only_keys(&doc, &keys, origin, hint)?;
@@ -218,6 +247,7 @@ impl Policy {
             "limits" => self.set_limits(value)?,
             "modes" => self.set_modes(value)?,
             "countries" => self.set_countries(value)?,
+            "quarantine" => self.set_quarantine(value)?,
             _ => return Err(at("is not a policy key".into())),
         }
         Ok(())
@@ -269,6 +299,40 @@ impl Policy {
         Ok(())
     }
 
+    /// `[quarantine]`: `enabled`, `codes`, `min_conversion` (`"20%"`) and `cooling_off` (`"24h"`).
+    fn set_quarantine(&mut self, value: &toml::Value) -> Result<(), (String, String)> {
+        for (name, v) in table(value, "quarantine")? {
+            let at = |r: &str| (format!("quarantine.{name}"), r.to_owned());
+            let q = &mut self.quarantine;
+            match name.as_str() {
+                "enabled" => q.enabled = v.as_bool().ok_or_else(|| at("must be true or false"))?,
+                "codes" => {
+                    q.codes = v
+                        .as_integer()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .filter(|n| (5..=1000).contains(n))
+                        .ok_or_else(|| at("must be a whole number from 5 to 1000"))?
+                }
+                "min_conversion" => {
+                    q.min_conversion_percent =
+                        percent(v).ok_or_else(|| at("must be a percentage from 1% to 99%, like \"20%\""))?
+                }
+                "cooling_off" => {
+                    q.cooling_off = text(v)
+                        .ok()
+                        .and_then(window_of)
+                        .ok_or_else(|| at("must be a duration like \"24h\" (s, m, h or d, up to 31d)"))?
+                }
+                _ => {
+                    return Err(at(
+                        "is not a quarantine setting; the settings are enabled, codes, min_conversion and cooling_off",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rules that only make sense together.
     pub fn check(&self) -> Result<(), (String, String)> {
         if let Some(c) = self.allowed_countries.as_ref().and_then(|a| a.intersection(&self.blocked_countries).next()) {
@@ -312,6 +376,11 @@ fn prefix_digits(value: &toml::Value) -> Result<usize, String> {
         .and_then(|n| usize::try_from(n).ok())
         .filter(|n| (1..=10).contains(n))
         .ok_or_else(|| "must be a whole number from 1 to 10".into())
+}
+
+/// `"20%"`: a whole percentage from 1 to 99.
+fn percent(value: &toml::Value) -> Option<u64> {
+    value.as_str()?.trim().strip_suffix('%')?.trim().parse().ok().filter(|p| (1..=99).contains(p))
 }
 
 fn price(value: &toml::Value) -> Result<u64, String> {
@@ -431,6 +500,11 @@ per_number = "enforce"
 [countries.GB]
 price_usd = 0.04
 per_country = "1000/1h"
+[quarantine]
+enabled = true
+codes = 20
+min_conversion = "35%"
+cooling_off = "2d"
 "#;
         let p = Policy::default().with_toml(text, "policy.toml").unwrap();
         let gb = parse_country("GB").unwrap();
@@ -441,6 +515,16 @@ per_country = "1000/1h"
         assert_eq!(p.country_limits(gb)[0].count, 1000);
         assert_eq!(p.limits[&Rule::PerNumber], parse_limits(DEFAULT_PER_NUMBER).unwrap());
         assert_eq!(p.budget[0].count, 50_000_000);
+        let q = Quarantine {
+            enabled: true,
+            codes: 20,
+            min_conversion_percent: 35,
+            cooling_off: Duration::from_secs(172_800),
+        };
+        assert_eq!(p.quarantine, q);
+        assert!(!Policy::default().quarantine.enabled);
+        let only_quarantine = Policy { limits: HashMap::new(), quarantine: q, ..Policy::default() };
+        assert!(only_quarantine.needs_counters());
         assert!(p.needs_counters());
     }
 
@@ -456,6 +540,12 @@ per_country = "1000/1h"
             ("allowed_countries = [\"GB\"]\nblocked_countries = [\"GB\"]", "blocked_countries"),
             ("exempt_numbers = [\"12345\"]", "exempt_numbers"),
             ("colour = 1", "colour"),
+            ("[quarantine]\ncodes = 2", "quarantine.codes"),
+            ("[quarantine]\nmin_conversion = 0.2", "quarantine.min_conversion"),
+            ("[quarantine]\nmin_conversion = \"100%\"", "quarantine.min_conversion"),
+            ("[quarantine]\ncooling_off = \"1w\"", "quarantine.cooling_off"),
+            ("[quarantine]\nenabled = \"yes\"", "quarantine.enabled"),
+            ("[quarantine]\nn = 5", "quarantine.n"),
         ] {
             let e = Policy::default().with_toml(text, "p.toml").unwrap_err();
             assert_eq!((e.origin.as_str(), e.key.as_str()), ("p.toml", key), "{e}");

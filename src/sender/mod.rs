@@ -316,8 +316,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             Err(e) => return Err(e.into()),
         };
         if let Some(rule) = counted.refused {
-            let reason = format!("the {} limit of the SMS policy is reached for this message", rule.as_str());
-            stop_or_note(gate::Block { rule, mode: Mode::Enforce, reason }, trace)?;
+            stop_or_note(gate::Block { rule, mode: Mode::Enforce, reason: gate::refusal_reason(rule) }, trace)?;
         }
         for rule in &counted.over {
             stop_or_note(gate::Block { rule: *rule, mode: Mode::Monitor, reason: String::new() }, trace)?;

@@ -56,7 +56,10 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let probe = probes(config, clients, &publisher);
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let ledger = config.state_table.as_ref().map(|table| DynamoLedger::new(dynamodb.clone(), &table.name, table.ttl));
-    let counters = config.state_table.as_ref().map(|table| DynamoCounters::new(dynamodb, &table.name));
+    let counters = config
+        .state_table
+        .as_ref()
+        .map(|table| DynamoCounters::new(dynamodb, &table.name).with_judging_unit(table.quarantine_unit));
     for warning in config.routes.warnings() {
         // A local run sends nothing, so an origination identity cannot matter yet: said at DEBUG there, so a
         // new user's first run shows nothing to fix. A deployed function says it at every start.

@@ -359,8 +359,9 @@ def test_every_setting_of_the_function_is_a_parameter_and_no_local_setting_is_se
             "SMS_LIMIT_TOTAL"} <= read  # the scan works
     local = {"LOCAL_DEV_KEY_FILE", "LOCAL_OUTBOX"}
     # IDEMPOTENCY_TABLE is STATE_TABLE's old name (the function refuses both at once); the AppConfig extension's
-    # port is the extension's own setting, left at its default (2772) by the template.
-    not_set = {"IDEMPOTENCY_TABLE", "AWS_APPCONFIG_EXTENSION_HTTP_PORT"}
+    # port is the extension's own setting, left at its default (2772) by the template; the low-conversion rule's
+    # judging unit stays at its default in a stack, whose history is kept per unit (the attack simulation sets it).
+    not_set = {"IDEMPOTENCY_TABLE", "AWS_APPCONFIG_EXTENSION_HTTP_PORT", "SMS_QUARANTINE_UNIT_SECONDS"}
     assert not_set <= read
     assert not (local | not_set) & set(ENV)
     assert read - local - not_set <= set(ENV), sorted(read - local - not_set - set(ENV))
@@ -391,13 +392,15 @@ GATE_PARAMETERS = {
     "SMS_POLICY_FAIL_OPEN": "PolicyFailOpen",
     "SMS_POLICY_FILE": "PolicyFile",
     "SMS_POLICY_REFRESH_SECONDS": "PolicyRefreshSeconds",
+    "SMS_QUARANTINE": "Quarantine",
 }
 
 
 def test_each_abuse_gate_parameter_reaches_the_environment():
     config = (ROOT / "src" / "config" / "mod.rs").read_text()
-    gate_variables = set(re.findall(r'"(SMS_(?:POLICY|LIMIT|ALLOWED|BLOCKED|PREFIX|BUDGET)\w*)"', config))
-    assert gate_variables == set(GATE_PARAMETERS) | {"SMS_POLICY_APPCONFIG"}, gate_variables
+    gate_variables = set(re.findall(r'"(SMS_(?:POLICY|LIMIT|ALLOWED|BLOCKED|PREFIX|BUDGET|QUARANTINE)\w*)"', config))
+    # The judging unit is no stack parameter: it is changed only with an empty history.
+    assert gate_variables == set(GATE_PARAMETERS) | {"SMS_POLICY_APPCONFIG", "SMS_QUARANTINE_UNIT_SECONDS"}, gate_variables
     for variable, param in GATE_PARAMETERS.items():
         assert ENV[variable] == {"Ref": param}, variable
     appconfig = ENV["SMS_POLICY_APPCONFIG"]["Fn::If"]
@@ -416,6 +419,8 @@ def test_the_gate_parameters_default_to_the_functions_own_defaults():
         p = param_for(variable)
         if variable == "SMS_POLICY_MODE":
             assert p["Default"] == "enforce" and "unwrap_or(Mode::Enforce)" in config
+        elif variable == "SMS_QUARANTINE":
+            assert p["Default"] == "off" and 'on_off("SMS_QUARANTINE", false)' in config
         elif variable == "SMS_POLICY_FAIL_OPEN":
             assert p["Default"] == "on" and 'on_off("SMS_POLICY_FAIL_OPEN", true)' in config
         elif variable == "SMS_POLICY_REFRESH_SECONDS":
@@ -491,6 +496,7 @@ CASES = {
     "SMS_BUDGET_USD": (["", "50/1d,500/30d", "0.5/1h", "5./1h", ".5/1h"],
                        ["off", "0/1d", "0.0/1d", "-5/1d", "50", "50/32d", "$50/1d"]),
     "SMS_POLICY_FAIL_OPEN": (["on", "off"], ["true", ""]),
+    "SMS_QUARANTINE": (["on", "off"], ["yes", ""]),
     "SMS_POLICY_FILE": (["", "/var/task/policy.toml", "/opt/sms/policy.toml"], ["policy.toml", "/tmp/p.toml"]),
     "SMS_TRANSPORT": (["sns", "end-user-messaging"], ["eum", ""]),
     "ORIGINATION_IDENTITY": (["", "pool-1", "arn:aws:sms-voice:us-east-1:111122223333:pool/pool-1", "+18005550100"],
