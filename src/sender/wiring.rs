@@ -16,10 +16,12 @@ use crate::probe::sns::SnsProbe;
 use crate::publish::eum::EumPublisher;
 use crate::publish::outbox::Outbox;
 use crate::publish::sns::{publishing_config, RegionalClients, SnsPublisher};
+use crate::publish::test_sink::{TestSink, WithTestSink};
 use crate::publish::Transport;
 
 /// The function as deployed (or run locally).
-pub type App = Sender<EsdkDecrypter, Transport, Option<SnsProbe>, Option<DynamoLedger>, Option<DynamoCounters>>;
+pub type App =
+    Sender<EsdkDecrypter, WithTestSink<Transport>, Option<SnsProbe>, Option<DynamoLedger>, Option<DynamoCounters>>;
 
 /// Why the function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +44,15 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let clients = Arc::new(RegionalClients::new(sdk, config.caller_role.as_ref()).await);
     // Most events publish from here: build its clients now, not inside the first event.
     clients.sns(sns_region(&home_region, config.sns_region.as_deref()));
-    let publisher = match &config.local_outbox {
+    let transport = match &config.local_outbox {
         Some(target) => {
             tracing::warn!(target = %target, "LOCAL_OUTBOX is set: messages are written there, not sent");
             Transport::Outbox(Outbox::new(target.clone()).with_text_message_options(config.text_message))
         }
         None => Transport::Aws { sns: SnsPublisher::new(clients.clone()), eum: eum_publisher(config, sdk).await },
     };
+    // The queue is in the function's own account: its own credentials, never SNS_CALLER_ARN's.
+    let publisher = WithTestSink::new(transport, config.test_numbers.as_ref().map(|t| TestSink::new(t, sdk)));
     let probe =
         (config.probe.enabled && config.local_outbox.is_none()).then(|| SnsProbe::new(clients, config.probe.cache_for));
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
