@@ -15,7 +15,7 @@
 //! - [`config`]: every setting, read once at init; `config/env.rs` is the one environment lookup (empty =
 //!   unset, on/off, bounded seconds). Imports [`message`] and [`destination`] to check what it reads.
 //! - [`decrypt`], [`publish`], [`probe`], [`ledger`]: the ports. Decrypting the code (Encryption SDK),
-//!   sending the SMS (SNS, End User Messaging, or the local outbox), asking about the account (sandbox, spend), remembering what
+//!   sending the SMS (SNS, End User Messaging, the local outbox, or the test numbers' SQS queue), asking about the account (sandbox, spend), remembering what
 //!   was sent (DynamoDB). Each imports [`aws`] and the plain modules, never [`sender`].
 //! - [`gate`]: the abuse gate against SMS pumping. The policy (countries, kinds of number, velocity limits,
 //!   budget; enforce or monitor) and its live source (AppConfig), the stateless screen, and the counters port

@@ -261,3 +261,24 @@ async fn warm_up_opens_the_end_user_messaging_connection() {
     eum_emulator().fail("DescribeAccountAttributes", "AccessDeniedException", None, &[], 1).await;
     assert_eq!(app.warm_up().await.sns, Check::Denied("AccessDeniedException".into()));
 }
+
+#[tokio::test]
+async fn a_test_numbers_message_goes_to_the_queue_not_through_end_user_messaging() {
+    let (logs, _guard) = Logs::capture();
+    let key = moto().create_key().await;
+    let queue = moto().create_queue(true).await;
+    let (test, other) = (phone(90), phone(91));
+    let app = app(&key, &[("SMS_TEST_NUMBERS", &test), ("SMS_TEST_SINK", &queue)]).await;
+    for to in [&test, &other] {
+        let result = app.handle(&event(&key, &TriggerSource::SignUp, to, "ZXQ97531").await).await.unwrap();
+        assert_eq!(result["outcome"], "sent");
+    }
+    assert!(eum_emulator().sent_to(&test).await.is_empty(), "no SendTextMessage to a test number");
+    assert_eq!(eum_emulator().sent_to(&other).await.len(), 1, "any other number goes through End User Messaging");
+    let messages = moto().queue_messages(&queue).await;
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].1.contains("ZXQ97531") && messages[0].2["PhoneNumber"] == test);
+    let transports: Vec<_> = logs.outcomes().iter().map(|l| l["transport"].clone()).collect();
+    assert_eq!(transports, [json!("test-sink"), json!("end-user-messaging")]);
+    logs.assert_clean(&["ZXQ97531"]);
+}

@@ -19,7 +19,12 @@ use serde_json::{json, Value};
 const NUMBERS: [&str; 5] = ["+12065550100", "+447700900123", "+12065550199", "+819012345678", "+12065550142"];
 
 fn fixture(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", "delivery-status", name].iter().collect();
+    fixture_in("delivery-status", name)
+}
+
+/// The fixture `name` of `tests/fixtures/<dir>`.
+fn fixture_in(dir: &str, name: &str) -> String {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", dir, name].iter().collect();
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -71,6 +76,7 @@ fn a_subscription_batch_is_logged_and_counted_by_class() {
             "failures": {"CarrierFailure": 2, "OptedOut": 1, "SNSSandbox": 1, "SpendingLimitReached": 1, "Unknown": 1},
             "delivered": 0,
             "unreadable": 1,
+            "interim": 0,
         })
     );
 
@@ -183,4 +189,117 @@ fn every_failure_fixture_has_its_class() {
         assert_eq!(status.class(), class, "{file}");
     }
     assert!(!DeliveryStatus::parse(&fixture("success.json")).unwrap().is_failure());
+}
+
+fn eum_fixture(name: &str) -> String {
+    fixture_in("end-user-messaging", name)
+}
+
+/// Every full number in the End User Messaging fixtures (and the two SNS records of the mixed batch).
+const EUM_NUMBERS: [&str; 16] = [
+    "+14255550156",
+    "+14255550157",
+    "+14255550158",
+    "+12065550171",
+    "+12065550172",
+    "+12065550173",
+    "+447700900321",
+    "+447700900322",
+    "+447700900323",
+    "+447700900324",
+    "+447700900325",
+    "+819012345601",
+    "+819012345602",
+    "+819012345603",
+    "+447700900123",
+    "+12065550199",
+];
+
+#[test]
+fn every_end_user_messaging_event_has_its_fate() {
+    use watcher::{Fate, Record};
+    use FailureClass::*;
+    for (file, fate) in [
+        ("text-queued.json", Fate::Interim),
+        ("text-pending.json", Fate::Interim),
+        ("text-successful-interim.json", Fate::Interim),
+        ("text-carrier-unreachable-retrying.json", Fate::Interim),
+        ("text-delivered.json", Fate::Delivered),
+        ("text-successful-final.json", Fate::Delivered),
+        ("text-blocked.json", Fate::Failed(CarrierFailure)),
+        ("text-carrier-blocked.json", Fate::Failed(CarrierFailure)),
+        ("text-spam.json", Fate::Failed(CarrierFailure)),
+        ("text-carrier-unreachable.json", Fate::Failed(CarrierFailure)),
+        ("text-unreachable.json", Fate::Failed(CarrierFailure)),
+        ("text-invalid.json", Fate::Failed(CarrierFailure)),
+        ("text-invalid-message.json", Fate::Failed(CarrierFailure)),
+        ("text-ttl-expired.json", Fate::Failed(CarrierFailure)),
+        ("text-protect-blocked.json", Fate::Failed(ProtectBlocked)),
+        ("text-unknown.json", Fate::Failed(Unknown)),
+        ("text-unknown-opted-out.json", Fate::Failed(OptedOut)),
+    ] {
+        let Ok(Record::EndUserMessaging(event)) = Record::parse(&eum_fixture(file)) else { panic!("{file}") };
+        assert_eq!(event.fate(), fate, "{file}");
+    }
+    // An SNS record is still read as one, and a voice event of the same configuration set counts for nothing.
+    assert!(matches!(Record::parse(&fixture("failure-no-quota.json")), Ok(Record::Sns(_))));
+    let voice = r#"{"eventType":"VOICE_COMPLETED","isFinal":true,"destinationPhoneNumber":"+14255550156"}"#;
+    let Ok(Record::EndUserMessaging(voice)) = Record::parse(voice) else { panic!("voice") };
+    assert_eq!(voice.fate(), Fate::Interim);
+    let e = Record::parse(r#"{"eventType":7,"destinationPhoneNumber":"+14255550156"}"#).unwrap_err();
+    assert!(!e.to_string().contains("4255550156"), "{e}");
+}
+
+#[test]
+fn a_mixed_batch_counts_each_message_once_in_the_same_classes_as_sns() {
+    let _turn = turn();
+    let event = subscription_event(&eum_fixture("subscription-data-mixed.json"));
+    let (logs, _guard) = Logs::capture();
+    let report = watcher::handle(&event.aws_logs.data);
+    let docs = emf();
+    assert_eq!(
+        report.to_json(),
+        json!({
+            "failures": {"CarrierFailure": 8, "OptedOut": 2, "ProtectBlocked": 1, "SpendingLimitReached": 1, "Unknown": 2},
+            "delivered": 2,
+            "unreadable": 1,
+            "interim": 4,
+        })
+    );
+    let lines = logs.outcomes();
+    assert_eq!(lines.len(), 20, "one line per record");
+    let count = |o: &str| lines.iter().filter(|l| l["outcome"] == o).count();
+    let counts = (
+        count(watcher::DELIVERY_FAILED),
+        count(watcher::DELIVERED),
+        count(watcher::INTERIM),
+        count(watcher::UNREADABLE),
+    );
+    assert_eq!(counts, (13, 2, 4, 1));
+    let protect = lines.iter().find(|l| l["class"] == "ProtectBlocked").unwrap();
+    assert_eq!(
+        (protect["level"].as_str(), protect["event_type"].as_str()),
+        (Some("ERROR"), Some("TEXT_PROTECT_BLOCKED"))
+    );
+    assert!(protect["reason"].as_str().unwrap().contains("SMS_PROTECT_CONFIGURATION_ID"));
+    assert_eq!((protect["phone"].as_str(), protect["country"].as_str()), (Some("+4*******0325"), Some("GB")));
+    assert_eq!(protect["trigger_source"], "CustomSMSSender_SignUp");
+    assert!(protect["message"].as_str().unwrap().starts_with("End User Messaging accepted"));
+    let spam = lines.iter().find(|l| l["event_type"] == "TEXT_SPAM").unwrap();
+    assert_eq!((spam["class"].as_str(), spam["level"].as_str()), (Some("CarrierFailure"), Some("WARN")));
+    assert_eq!((&spam["mcc"], &spam["mnc"], &spam["price_usd"]), (&json!(234), &json!(10), &json!(0.0398)));
+    let quota = lines.iter().find(|l| l["class"] == "SpendingLimitReached").unwrap();
+    assert!(quota["message"].as_str().unwrap().starts_with("SNS accepted") && quota.get("event_type").is_none());
+
+    let mut by_class: Vec<(&str, u64)> =
+        docs.iter().filter_map(|d| Some((d.get("Class")?.as_str()?, d["DeliveryFailures"].as_u64()?))).collect();
+    by_class.sort();
+    let want =
+        [("CarrierFailure", 8), ("OptedOut", 2), ("ProtectBlocked", 1), ("SpendingLimitReached", 1), ("Unknown", 2)];
+    assert_eq!(by_class, want, "the same metric, by the same dimension");
+    let everything = format!("{}\n{}", logs.text(), serde_json::to_string(&docs).unwrap());
+    for number in EUM_NUMBERS {
+        assert!(!everything.contains(&number[1..]), "{number} leaked");
+    }
+    logs.assert_clean(&EUM_NUMBERS);
 }

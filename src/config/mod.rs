@@ -9,6 +9,7 @@ use crate::destination::attributes::{
     check_max_price, check_origination_number, check_resource_id, check_sender_id, SmsAttributes, SmsType,
     TransportKind,
 };
+use crate::destination::phone::PhoneNumber;
 use crate::destination::region::{is_region_name, is_user_pool_id};
 use crate::destination::routing::Routes;
 use crate::gate::policy::{self, Mode, Policy, Rule};
@@ -61,6 +62,16 @@ pub struct TextMessageOptions {
     pub dry_run: bool,
 }
 
+/// `SMS_TEST_NUMBERS` and `SMS_TEST_SINK`: messages to exactly these numbers are put in this SQS queue
+/// instead of being sent as SMS (app-store reviewers, end-to-end tests of the app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestNumbers {
+    /// The test numbers, E.164 (their `Debug` is masked).
+    pub numbers: Vec<PhoneNumber>,
+    /// The queue's URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`).
+    pub queue_url: String,
+}
+
 /// The DynamoDB state table: the ledger that makes sending exactly-once, and the abuse gate's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateTable {
@@ -96,6 +107,8 @@ pub struct Config {
     pub policy: Policy,
     /// `SMS_POLICY_APPCONFIG`: the AppConfig profile laid over [`Config::policy`] while the function runs.
     pub policy_appconfig: Option<AppConfigSource>,
+    /// `SMS_TEST_NUMBERS` with `SMS_TEST_SINK`: the test numbers whose messages go to a queue, not as SMS.
+    pub test_numbers: Option<TestNumbers>,
     /// `LOCAL_OUTBOX`: write messages to this file (`-` for stdout) instead of calling SNS. Local runs only.
     pub local_outbox: Option<String>,
     /// `WARM_UP` (default on): open the KMS, SNS and DynamoDB connections at init ([`crate::sender::warmup`]).
@@ -177,6 +190,7 @@ impl Config {
             state_table: state_table(env)?,
             policy: gate_policy(env)?,
             policy_appconfig: policy_appconfig(env)?,
+            test_numbers: test_numbers(env)?,
             local_outbox,
             warm_up: env.on_off("WARM_UP", true)?,
         })
@@ -221,6 +235,61 @@ fn region(r: &str) -> Result<String, String> {
     } else {
         Err(format!("{r:?} is not a Region name (5-32 characters, like us-east-1)"))
     }
+}
+
+/// `SMS_TEST_NUMBERS` and `SMS_TEST_SINK`: both or neither, every number E.164 (a number that cannot match
+/// would leave a reviewer without a code), the queue a standard SQS queue's URL.
+fn test_numbers(env: &Env) -> Result<Option<TestNumbers>, ConfigError> {
+    let numbers = env.parsed("SMS_TEST_NUMBERS", |v| {
+        let numbers: Result<Vec<PhoneNumber>, String> = v
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .map(|(i, n)| {
+                PhoneNumber::parse(Some(n)).map_err(|_| {
+                    format!(
+                        "number {} is not E.164 ('+', the country code and the number, 8 to 15 digits, nothing else)",
+                        i + 1
+                    )
+                })
+            })
+            .collect();
+        numbers.and_then(|n| if n.len() > MAX_TEST_NUMBERS { Err(TOO_MANY_TEST_NUMBERS.to_owned()) } else { Ok(n) })
+    })?;
+    let queue_url = env.parsed("SMS_TEST_SINK", |v| check_queue_url(v).map(|_| v.to_owned()))?;
+    match (numbers, queue_url) {
+        (Some(numbers), Some(queue_url)) => Ok(Some(TestNumbers { numbers, queue_url })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::new(
+            "SMS_TEST_SINK",
+            "is required with SMS_TEST_NUMBERS: the URL of the encrypted SQS queue their messages go to",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            "SMS_TEST_NUMBERS",
+            "is required with SMS_TEST_SINK: the comma-separated E.164 test numbers whose messages go to the queue",
+        )),
+    }
+}
+
+/// At most this many test numbers: each is a number whose codes anyone with the queue can read.
+const MAX_TEST_NUMBERS: usize = 10;
+const TOO_MANY_TEST_NUMBERS: &str =
+    "lists more than 10 numbers; keep the list short (each number's codes are readable in the queue)";
+
+/// An SQS queue URL: `http(s)://HOST/ACCOUNT/NAME`, a 12-digit account and a queue name (1-80 letters, digits,
+/// '-', '_'). FIFO queues are refused: a test message needs no group or deduplication id.
+fn check_queue_url(url: &str) -> Result<(), String> {
+    let usage = "must be an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)";
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or(usage)?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [host, account, name] = parts[..] else { return Err(usage.into()) };
+    let name_ok =
+        (1..=80).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    if name.ends_with(".fifo") {
+        return Err("names a FIFO queue; use a standard queue".into());
+    }
+    let ok = !host.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && name_ok;
+    ok.then_some(()).ok_or_else(|| usage.into())
 }
 
 /// `SNS_CALLER_ARN` and `SNS_EXTERNAL_ID`.
@@ -581,6 +650,68 @@ mod tests {
         assert_eq!(err_var(&[k, ("SNS_EXTERNAL_ID", "x")]), "SNS_EXTERNAL_ID");
         let long = "x".repeat(131_073);
         assert_eq!(err_var(&[k, ("SNS_CALLER_ARN", role), ("SNS_EXTERNAL_ID", &long)]), "SNS_EXTERNAL_ID");
+    }
+
+    #[test]
+    fn test_numbers_and_their_queue_are_read() {
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let queue = ("SMS_TEST_SINK", "https://sqs.eu-west-1.amazonaws.com/111122223333/sms-test-sink");
+        let c = parse(&[k, ("SMS_TEST_NUMBERS", "+12065550100, +447700900123"), queue]).unwrap();
+        let t = c.test_numbers.unwrap();
+        let numbers: Vec<&str> = t.numbers.iter().map(|n| n.as_e164()).collect();
+        assert_eq!((numbers, t.queue_url.as_str()), (vec!["+12065550100", "+447700900123"], queue.1));
+        assert!(parse(&[k]).unwrap().test_numbers.is_none());
+    }
+
+    #[test]
+    fn test_numbers_are_refused_without_their_queue_or_with_a_number_that_cannot_match() {
+        let k = ("KMS_KEY_ARN", ARN_OK);
+        let queue = ("SMS_TEST_SINK", "https://sqs.eu-west-1.amazonaws.com/111122223333/sms-test-sink");
+        let eleven = ["+12065550100"; 11].join(",");
+        let long_name = format!("https://sqs.eu-west-1.amazonaws.com/111122223333/{}", "q".repeat(81));
+        for (vars, var, says) in [
+            (vec![("SMS_TEST_NUMBERS", "+12065550100")], "SMS_TEST_SINK", "is required"),
+            (vec![queue], "SMS_TEST_NUMBERS", "is required"),
+            (vec![("SMS_TEST_NUMBERS", "+12065550100,2065550101"), queue], "SMS_TEST_NUMBERS", "number 2 "),
+            (vec![("SMS_TEST_NUMBERS", "+12065550100,"), queue], "SMS_TEST_NUMBERS", "number 2 is not E.164"),
+            (vec![("SMS_TEST_NUMBERS", "+1 206 555 0100"), queue], "SMS_TEST_NUMBERS", "number 1 is not E.164"),
+            (vec![("SMS_TEST_NUMBERS", &eleven), queue], "SMS_TEST_NUMBERS", "more than 10"),
+            (
+                vec![("SMS_TEST_NUMBERS", "+12065550100"), ("SMS_TEST_SINK", "sms-test-sink")],
+                "SMS_TEST_SINK",
+                "queue URL",
+            ),
+            (
+                vec![
+                    ("SMS_TEST_NUMBERS", "+12065550100"),
+                    ("SMS_TEST_SINK", "https://sqs.eu-west-1.amazonaws.com/1111/q"),
+                ],
+                "SMS_TEST_SINK",
+                "queue URL",
+            ),
+            (
+                vec![
+                    ("SMS_TEST_NUMBERS", "+12065550100"),
+                    ("SMS_TEST_SINK", "https://sqs.eu-west-1.amazonaws.com/111122223333/a queue"),
+                ],
+                "SMS_TEST_SINK",
+                "queue URL",
+            ),
+            (vec![("SMS_TEST_NUMBERS", "+12065550100"), ("SMS_TEST_SINK", &long_name)], "SMS_TEST_SINK", "queue URL"),
+            (
+                vec![
+                    ("SMS_TEST_NUMBERS", "+12065550100"),
+                    ("SMS_TEST_SINK", "https://sqs.eu-west-1.amazonaws.com/111122223333/q.fifo"),
+                ],
+                "SMS_TEST_SINK",
+                "FIFO",
+            ),
+        ] {
+            let e = parse(&[&[k][..], &vars].concat()).unwrap_err();
+            assert_eq!(e.variable, var, "{vars:?}");
+            assert!(e.reason.contains(says), "{e}");
+            assert!(!e.reason.contains("2065550"), "no number in the reason: {e}");
+        }
     }
 
     #[test]

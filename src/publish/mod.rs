@@ -1,9 +1,11 @@
 //! Sending one SMS: the [`Publisher`] port, its errors, and its adapters: [`sns`] (Amazon SNS `Publish`),
-//! [`eum`] (AWS End User Messaging SMS `SendTextMessage`) and [`outbox`] (a file or stdout, for local runs).
+//! [`eum`] (AWS End User Messaging SMS `SendTextMessage`), [`outbox`] (a file or stdout, for local runs) and
+//! [`test_sink`] (an SQS queue for the test numbers, in front of any of them).
 
 pub mod eum;
 pub mod outbox;
 pub mod sns;
+pub mod test_sink;
 
 use std::future::Future;
 
@@ -37,6 +39,12 @@ pub trait Publisher: Send + Sync {
         attributes: &MessageAttributes<'_>,
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
 
+    /// What takes a message to `phone` on `route`, for its log line: the route's transport, unless this
+    /// adapter sends it elsewhere.
+    fn transport(&self, _phone: &PhoneNumber, route: &Route) -> &'static str {
+        route.transport.as_str()
+    }
+
     /// Opens the connection to `sns_region` during init ([`crate::sender::warmup`]). Nothing to do by default.
     fn warm_up(&self, _sns_region: &str) -> impl Future<Output = Check> + Send {
         async { Check::Skipped }
@@ -68,6 +76,13 @@ impl Publisher for Transport {
             (Transport::Aws { eum: None, .. }, TransportKind::EndUserMessaging) => {
                 Err(PublishError::EumRejected("no End User Messaging client was built".into()))
             }
+        }
+    }
+
+    fn transport(&self, _phone: &PhoneNumber, route: &Route) -> &'static str {
+        match self {
+            Transport::Outbox(_) => "local-outbox",
+            Transport::Aws { .. } => route.transport.as_str(),
         }
     }
 
@@ -126,6 +141,10 @@ pub enum PublishError {
     EumDenied(String),
     #[error("End User Messaging rejected the message ({0})")]
     EumRejected(String),
+    #[error("the test-number queue SMS_TEST_SINK is not encrypted, so no code is put in it; turn on server-side encryption (SSE-SQS or SSE-KMS) for the queue")]
+    TestSinkUnencrypted,
+    #[error("the test-number queue SMS_TEST_SINK could not be used ({0}); check that the queue exists and that the role has sqs:SendMessage and sqs:GetQueueAttributes on it (and kms:GenerateDataKey on its key when it is KMS-encrypted)")]
+    TestSinkRefused(String),
 }
 
 impl PublishError {

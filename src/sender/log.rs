@@ -25,6 +25,8 @@ pub(super) struct Trace {
     pub would_block: Vec<Rule>,
     /// The local outbox took the message: nothing was sent.
     pub local_outbox: bool,
+    /// What took the message ([`crate::publish::Publisher::transport`]), once it is known.
+    pub transport: Option<&'static str>,
 }
 
 impl Trace {
@@ -68,8 +70,9 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             encoding = t.encoding,
             country = t.country(),
             would_block = t.would_block(),
+            transport = t.transport,
             "{}",
-            if t.local_outbox { "SMS would be sent: written to LOCAL_OUTBOX, not sent" } else { "SMS handed to SNS" }
+            sent_message(t)
         ),
         Err(SendError::Blocked { rule, reason }) => tracing::warn!(
             outcome = Outcome::Blocked.as_str(),
@@ -102,8 +105,20 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             user_pool_id = pool,
             phone = phone,
             sns_region = region,
+            transport = t.transport,
             "SMS not sent"
         ),
+    }
+}
+
+/// What the `sent` line says happened to the message.
+fn sent_message(t: &Trace) -> &'static str {
+    match t.transport {
+        _ if t.local_outbox => "SMS would be sent: written to LOCAL_OUTBOX, not sent",
+        Some(crate::publish::test_sink::TRANSPORT) => {
+            "message to a test number put in the SMS_TEST_SINK queue: no SMS sent"
+        }
+        _ => "SMS handed to SNS",
     }
 }
 

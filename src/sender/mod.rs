@@ -340,6 +340,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         trace.sms_parts = Some(info.parts);
         trace.encoding = Some(info.encoding.as_str());
         let attributes = MessageAttributes { route: job.route, source: job.source, pool: job.pool };
+        trace.transport = Some(self.publisher.transport(&job.phone, job.route));
         let message_id = self.publish(job, &body, &attributes, deadline, trace).await?;
         metrics::record_sms_parts(info.parts as u32);
         Ok(message_id)

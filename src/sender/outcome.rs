@@ -83,6 +83,10 @@ outcomes! {
     EumInvalidParameter => "eum_invalid_parameter",
     EumAccessDenied => "eum_access_denied",
     EumRejected => "eum_rejected",
+    /// A test number's message was not put in `SMS_TEST_SINK`: the queue is not encrypted.
+    TestSinkUnencrypted => "test_sink_unencrypted",
+    /// A test number's message was not put in `SMS_TEST_SINK`: the queue is missing or refused the role.
+    TestSinkRefused => "test_sink_refused",
     DuplicateInProgress => "duplicate_in_progress",
     IdempotencyUnavailable => "idempotency_unavailable",
     /// The abuse gate refused the message (`rule` says which rule).
@@ -210,6 +214,8 @@ fn publish_outcome(e: &PublishError) -> Outcome {
         PublishError::EumInvalidParameter(_) => Outcome::EumInvalidParameter,
         PublishError::EumDenied(_) => Outcome::EumAccessDenied,
         PublishError::EumRejected(_) => Outcome::EumRejected,
+        PublishError::TestSinkUnencrypted => Outcome::TestSinkUnencrypted,
+        PublishError::TestSinkRefused(_) => Outcome::TestSinkRefused,
     }
 }
 
@@ -263,6 +269,8 @@ mod tests {
             SendError::Publish(PublishError::EumInvalidParameter("x".into())),
             SendError::Publish(PublishError::EumDenied("x".into())),
             SendError::Publish(PublishError::EumRejected("x".into())),
+            SendError::Publish(PublishError::TestSinkUnencrypted),
+            SendError::Publish(PublishError::TestSinkRefused("x".into())),
             SendError::InProgressElsewhere,
             SendError::Ledger(LedgerError("x".into())),
             SendError::Blocked { rule: Rule::PerNumber, reason: "x".into() },

@@ -17,13 +17,14 @@ use crate::probe::sns::SnsProbe;
 use crate::publish::eum::EumPublisher;
 use crate::publish::outbox::Outbox;
 use crate::publish::sns::{publishing_config, RegionalClients, SnsPublisher};
+use crate::publish::test_sink::{TestSink, WithTestSink};
 use crate::publish::Transport;
 
 /// The probes of the function: SNS's, and End User Messaging's when a route sends through it.
 pub type Probes = (Option<SnsProbe>, Option<EumProbe>);
 
 /// The function as deployed (or run locally).
-pub type App = Sender<EsdkDecrypter, Transport, Probes, Option<DynamoLedger>, Option<DynamoCounters>>;
+pub type App = Sender<EsdkDecrypter, WithTestSink<Transport>, Probes, Option<DynamoLedger>, Option<DynamoCounters>>;
 
 /// Why the function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +47,16 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     let clients = Arc::new(RegionalClients::new(sdk, config.caller_role.as_ref()).await);
     // Most events publish from here: build its clients now, not inside the first event.
     clients.sns(sns_region(&home_region, config.sns_region.as_deref()));
-    let publisher = match &config.local_outbox {
+    let transport = match &config.local_outbox {
         Some(target) => {
             tracing::warn!(target = %target, "LOCAL_OUTBOX is set: messages are written there, not sent");
             Transport::Outbox(Outbox::new(target.clone()).with_text_message_options(config.text_message))
         }
         None => Transport::Aws { sns: SnsPublisher::new(clients.clone()), eum: eum_publisher(config, sdk).await },
     };
-    let probe = probes(config, clients, &publisher);
+    let probe = probes(config, clients, &transport);
+    // The queue is in the function's own account: its own credentials, never SNS_CALLER_ARN's.
+    let publisher = WithTestSink::new(transport, config.test_numbers.as_ref().map(|t| TestSink::new(t, sdk)));
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     let ledger = config.state_table.as_ref().map(|table| DynamoLedger::new(dynamodb.clone(), &table.name, table.ttl));
     let counters = config

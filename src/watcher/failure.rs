@@ -1,4 +1,5 @@
-//! Failure classes: what a `providerResponse` of a failed delivery means, and what to do about it.
+//! Failure classes: what a failed delivery means, and what to do about it. SNS's records say it in a
+//! `providerResponse` text, End User Messaging's events in an `eventType`; both land in the same classes.
 
 use std::fmt;
 
@@ -15,8 +16,11 @@ pub enum FailureClass {
     AccountUnderReview,
     /// `This delivery would exceed max price`: the price is above `MAX_PRICE`.
     MaxPriceExceeded,
-    /// The carrier or handset refused the message or could not be reached.
+    /// The carrier or handset refused the message or could not be reached (End User Messaging: also a message
+    /// whose `TimeToLive` ran out first).
     CarrierFailure,
+    /// End User Messaging's protect configuration blocked the message (`TEXT_PROTECT_BLOCKED`).
+    ProtectBlocked,
     /// A reason this watcher does not know, or a record it could not read.
     Unknown,
 }
@@ -43,13 +47,14 @@ pub(super) const CARRIER_RESPONSES: [&str; 15] = [
 
 impl FailureClass {
     /// Every class, in the order of the `DeliveryFailures` dimension values.
-    pub const ALL: [FailureClass; 7] = [
+    pub const ALL: [FailureClass; 8] = [
         FailureClass::SpendingLimitReached,
         FailureClass::OptedOut,
         FailureClass::SnsSandbox,
         FailureClass::AccountUnderReview,
         FailureClass::MaxPriceExceeded,
         FailureClass::CarrierFailure,
+        FailureClass::ProtectBlocked,
         FailureClass::Unknown,
     ];
 
@@ -95,6 +100,7 @@ impl FailureClass {
             FailureClass::AccountUnderReview => "AccountUnderReview",
             FailureClass::MaxPriceExceeded => "MaxPriceExceeded",
             FailureClass::CarrierFailure => "CarrierFailure",
+            FailureClass::ProtectBlocked => "ProtectBlocked",
             FailureClass::Unknown => "Unknown",
         }
     }
@@ -107,6 +113,7 @@ impl FailureClass {
                 | FailureClass::SnsSandbox
                 | FailureClass::AccountUnderReview
                 | FailureClass::MaxPriceExceeded
+                | FailureClass::ProtectBlocked
         )
     }
 
@@ -119,7 +126,52 @@ impl FailureClass {
             FailureClass::AccountUnderReview => "SNS is holding this account's SMS (under review or blocked): contact AWS Support",
             FailureClass::MaxPriceExceeded => "the message would cost more than MAX_PRICE (AWS.SNS.SMS.MaxPrice): raise or unset MAX_PRICE",
             FailureClass::CarrierFailure => "the carrier or the phone refused the message or could not be reached: check the number with the user; for US numbers check the origination identity (10DLC, toll-free) registration; many failures for one country point at its sender ID or registration rules",
-            FailureClass::Unknown => "SNS gave a reason this watcher does not classify: read provider_response",
+            FailureClass::ProtectBlocked => "End User Messaging's protect configuration blocked the message (its country rules, or the filter for artificially inflated traffic): check the rules of SMS_PROTECT_CONFIGURATION_ID, the configuration set's or the account default protect configuration",
+            FailureClass::Unknown => "the service gave a reason this watcher does not classify: read provider_response",
+        }
+    }
+}
+
+/// What an End User Messaging SMS event says about its message
+/// (<https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-types.html>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Still on its way: queued, pending, accepted by the carrier with a delivery receipt to come, a failure the
+    /// service retries (`isFinal` false), or not an SMS event. Counted neither as delivered nor as failed, so a
+    /// message counts once, at its final event.
+    Interim,
+    /// Delivered (or, where carriers send no receipt, accepted by the carrier as the final event).
+    Delivered,
+    /// Failed, in this class.
+    Failed(FailureClass),
+}
+
+/// End User Messaging's failure event types that the carrier or the handset is behind (an invalid number or
+/// body, blocked, spam, unreachable, the `TimeToLive` run out).
+const CARRIER_EVENTS: [&str; 8] = [
+    "TEXT_BLOCKED",
+    "TEXT_CARRIER_BLOCKED",
+    "TEXT_SPAM",
+    "TEXT_CARRIER_UNREACHABLE",
+    "TEXT_UNREACHABLE",
+    "TEXT_INVALID",
+    "TEXT_INVALID_MESSAGE",
+    "TEXT_TTL_EXPIRED",
+];
+
+impl Fate {
+    /// The fate of an event of `event_type`, final or not (`isFinal`), with its `messageStatusDescription`.
+    /// A `TEXT_UNKNOWN` (or a failure type this watcher does not know) is classified by its description as
+    /// SNS's texts are, so an opted-out number or a spend limit is named the same way on both transports.
+    pub fn of_event(event_type: &str, is_final: bool, description: &str) -> Fate {
+        match event_type {
+            _ if !event_type.starts_with("TEXT_") => Fate::Interim,
+            "TEXT_QUEUED" | "TEXT_PENDING" => Fate::Interim,
+            "TEXT_DELIVERED" | "TEXT_SUCCESSFUL" if is_final => Fate::Delivered,
+            _ if !is_final => Fate::Interim,
+            "TEXT_PROTECT_BLOCKED" => Fate::Failed(FailureClass::ProtectBlocked),
+            t if CARRIER_EVENTS.contains(&t) => Fate::Failed(FailureClass::CarrierFailure),
+            _ => Fate::Failed(FailureClass::of(description)),
         }
     }
 }

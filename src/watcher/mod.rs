@@ -7,6 +7,12 @@
 //! filter on that group invokes the watcher with batches of those records; for each failed delivery it logs
 //! one JSON line (`outcome` = `delivery_failed`, a failure `class`, the masked number, the message id) and
 //! counts it in the EMF metric `DeliveryFailures` by `Class`.
+//!
+//! A configuration set's CloudWatch Logs event destination (the End User Messaging transport) feeds the same
+//! watcher: each record says which service wrote it ([`Record::parse`]), and an End User Messaging event is
+//! logged and counted in the same classes. Such a message has several events (queued, pending, accepted by
+//! the carrier, delivered or failed): only its final one counts, as delivered or as failed; the others are
+//! logged at DEBUG as `delivery_interim` ([`Fate`]).
 
 //!
 //! Layout: [`record`] (the record model), [`failure`] (failure classes), and here the handler.
@@ -20,14 +26,17 @@ use aws_lambda_events::event::cloudwatch_logs::LogData;
 use serde_json::{json, Value};
 
 use crate::destination::region::is_region_name;
-pub use failure::FailureClass;
-pub use record::{Delivery, DeliveryStatus, Destination, Notification, WatchError};
+pub use failure::{FailureClass, Fate};
+pub use record::{Delivery, DeliveryStatus, Destination, Notification, Record, TextEvent, WatchError};
 
 /// The `outcome` of a delivery SNS reports as failed.
 pub const DELIVERY_FAILED: &str = "delivery_failed";
 /// The `outcome` of a delivery SNS reports as successful (only if the watcher is also subscribed to the
 /// success log group).
 pub const DELIVERED: &str = "delivered";
+/// The `outcome` of an End User Messaging event that is not its message's last word (queued, pending,
+/// accepted by the carrier with a receipt to come, a failure the service retries).
+pub const INTERIM: &str = "delivery_interim";
 /// The `outcome` of a log record that is not an SNS SMS delivery-status record.
 pub const UNREADABLE: &str = "delivery_status_unreadable";
 
@@ -40,6 +49,8 @@ pub struct BatchReport {
     pub delivered: u32,
     /// Records that were not delivery-status records (counted as `Unknown` failures too).
     pub unreadable: u32,
+    /// End User Messaging events that are not final (counted neither as delivered nor as failed).
+    pub interim: u32,
 }
 
 impl BatchReport {
@@ -49,6 +60,7 @@ impl BatchReport {
             "failures": self.failures,
             "delivered": self.delivered,
             "unreadable": self.unreadable,
+            "interim": self.interim,
         })
     }
 }
@@ -63,29 +75,16 @@ pub fn handle(data: &LogData) -> BatchReport {
     }
     let sns_region = sns_region_of(&data.log_group);
     for entry in &data.log_events {
-        match DeliveryStatus::parse(&entry.message) {
-            Ok(status) if status.is_failure() => {
-                let class = status.class();
-                log_failure(&status, class, sns_region);
-                crate::telemetry::metrics::record_delivery_failure(class.as_str());
-                *report.failures.entry(class.as_str()).or_default() += 1;
+        let fate = match Record::parse(&entry.message) {
+            Ok(Record::Sns(status)) => {
+                let fate = if status.is_failure() { Fate::Failed(status.class()) } else { Fate::Delivered };
+                log_fate(&status, None, fate, sns_region);
+                fate
             }
-            Ok(status) => {
-                let d = &status.delivery;
-                tracing::info!(
-                    outcome = DELIVERED,
-                    message_id = status.notification.message_id.as_deref(),
-                    sns_timestamp = status.notification.timestamp.as_deref(),
-                    phone = d.destination.as_ref().map(Destination::masked),
-                    country = d.destination.as_ref().and_then(Destination::country),
-                    sns_region,
-                    price_usd = d.price_in_usd,
-                    sms_type = d.sms_type.as_deref(),
-                    parts = d.number_of_message_parts,
-                    dwell_time_ms = d.dwell_time_ms,
-                    "SMS delivered"
-                );
-                report.delivered += 1;
+            Ok(Record::EndUserMessaging(event)) => {
+                let fate = event.fate();
+                log_fate(&event.as_delivery_status(), Some(&event), fate, sns_region);
+                fate
             }
             Err(e) => {
                 tracing::warn!(
@@ -95,13 +94,57 @@ pub fn handle(data: &LogData) -> BatchReport {
                     log_event_id = %entry.id,
                     "a record of the delivery-status log group could not be read; counted as an Unknown failure"
                 );
-                crate::telemetry::metrics::record_delivery_failure(FailureClass::Unknown.as_str());
-                *report.failures.entry(FailureClass::Unknown.as_str()).or_default() += 1;
                 report.unreadable += 1;
+                Fate::Failed(FailureClass::Unknown)
             }
+        };
+        match fate {
+            Fate::Failed(class) => {
+                crate::telemetry::metrics::record_delivery_failure(class.as_str());
+                *report.failures.entry(class.as_str()).or_default() += 1;
+            }
+            Fate::Delivered => report.delivered += 1,
+            Fate::Interim => report.interim += 1,
         }
     }
     report
+}
+
+/// The one line of a record: failed, delivered or interim.
+fn log_fate(status: &DeliveryStatus, event: Option<&TextEvent>, fate: Fate, sns_region: Option<&str>) {
+    match fate {
+        Fate::Failed(class) => log_failure(status, event, class, sns_region),
+        Fate::Delivered => {
+            let d = &status.delivery;
+            tracing::info!(
+                outcome = DELIVERED,
+                message_id = status.notification.message_id.as_deref(),
+                sns_timestamp = status.notification.timestamp.as_deref(),
+                phone = d.destination.as_ref().map(Destination::masked),
+                country = country(status, event),
+                sns_region,
+                event_type = event.map(|e| e.event_type.as_str()),
+                price_usd = d.price_in_usd,
+                sms_type = d.sms_type.as_deref(),
+                parts = d.number_of_message_parts,
+                dwell_time_ms = d.dwell_time_ms,
+                "SMS delivered"
+            );
+        }
+        Fate::Interim => tracing::debug!(
+            outcome = INTERIM,
+            event_type = event.map(|e| e.event_type.as_str()),
+            message_id = status.notification.message_id.as_deref(),
+            phone = status.delivery.destination.as_ref().map(Destination::masked),
+            "an event on the way to the message's final one; not counted"
+        ),
+    }
+}
+
+/// The destination's country: End User Messaging's `isoCountryCode`, else the number's.
+fn country(status: &DeliveryStatus, event: Option<&TextEvent>) -> Option<String> {
+    let iso = event.and_then(|e| e.iso_country_code.as_deref()).filter(|c| c.len() == 2);
+    iso.map(str::to_owned).or_else(|| status.delivery.destination.as_ref().and_then(Destination::country))
 }
 
 /// The SNS Region in a delivery-status log group name (`sns/<region>/<account>/DirectPublishToPhoneNumber…`).
@@ -132,11 +175,15 @@ fn scrub(text: &str) -> String {
     out
 }
 
-fn log_failure(status: &DeliveryStatus, class: FailureClass, sns_region: Option<&str>) {
+fn log_failure(status: &DeliveryStatus, event: Option<&TextEvent>, class: FailureClass, sns_region: Option<&str>) {
     let d = &status.delivery;
     let n = &status.notification;
     let phone = d.destination.as_ref().map(Destination::masked);
-    let country = d.destination.as_ref().and_then(Destination::country);
+    let country = country(status, event);
+    let event_type = event.map(|e| e.event_type.as_str());
+    let trigger_source = event.and_then(|e| e.context("TriggerSource"));
+    let user_pool_id = event.and_then(|e| e.context("UserPoolId"));
+    let service = if event.is_some() { "End User Messaging" } else { "SNS" };
     let provider_response = d.provider_response.as_deref().map(scrub);
     let (mcc, mnc) = (d.mcc.filter(|c| *c != 0), d.mnc.filter(|c| *c != 0));
     // `tracing` levels are compile-time constants: one field list, two levels.
@@ -159,7 +206,10 @@ fn log_failure(status: &DeliveryStatus, class: FailureClass, sns_region: Option<
                 mnc,
                 parts = d.number_of_message_parts,
                 dwell_time_ms = d.dwell_time_ms,
-                "SNS accepted this SMS but did not deliver it"
+                event_type,
+                trigger_source,
+                user_pool_id,
+                "{service} accepted this SMS but did not deliver it"
             )
         };
     }

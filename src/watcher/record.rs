@@ -1,19 +1,21 @@
 //! The record model: one SNS SMS delivery-status record, as SNS writes it to CloudWatch Logs
-//! (<https://docs.aws.amazon.com/sns/latest/dg/sms_stats_cloudwatch.html>).
+//! (<https://docs.aws.amazon.com/sns/latest/dg/sms_stats_cloudwatch.html>), or one AWS End User Messaging SMS
+//! event, as a configuration set's CloudWatch Logs event destination writes it
+//! (<https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-format.html>).
 
 use std::fmt;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::failure::FailureClass;
+use super::failure::{FailureClass, Fate};
 use crate::destination::phone::{country_of, mask};
 
 /// Why a log record could not be read as an SNS SMS delivery-status record. Never carries the record itself,
 /// which holds the full phone number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WatchError {
-    #[error("the record is not an SNS SMS delivery-status JSON object: {0}")]
+    #[error("the record is not an SNS SMS delivery-status or End User Messaging event JSON object: {0}")]
     NotDeliveryStatus(String),
 }
 
@@ -89,15 +91,7 @@ impl fmt::Debug for Destination {
 impl DeliveryStatus {
     /// Reads one log record's message.
     pub fn parse(message: &str) -> Result<Self, WatchError> {
-        // serde_json's message may quote the offending value (a phone number): keep only where and what kind.
-        let status: DeliveryStatus = serde_json::from_str(message.trim()).map_err(|e| {
-            WatchError::NotDeliveryStatus(format!(
-                "{:?} error at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let status: DeliveryStatus = serde_json::from_str(message.trim()).map_err(|e| not_a_record(&e))?;
         if status.status.is_none() && status.delivery == Delivery::default() {
             return Err(WatchError::NotDeliveryStatus("no status and no delivery".to_owned()));
         }
@@ -117,6 +111,95 @@ impl DeliveryStatus {
     pub fn class(&self) -> FailureClass {
         FailureClass::of(self.delivery.provider_response.as_deref().unwrap_or(""))
     }
+}
+
+/// One End User Messaging SMS event (documented fields; any but `eventType` may be missing).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TextEvent {
+    /// `TEXT_DELIVERED`, `TEXT_BLOCKED`, … (a configuration set may also send `VOICE_…` and `MEDIA_…` events).
+    pub event_type: String,
+    /// Whether this is the message's last event; absent reads as final.
+    pub is_final: Option<bool>,
+    pub destination_phone_number: Option<Destination>,
+    pub iso_country_code: Option<String>,
+    pub message_id: Option<String>,
+    /// When the message was sent, in milliseconds since 1970.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub message_request_timestamp: Option<u64>,
+    pub message_type: Option<String>,
+    pub message_status: Option<String>,
+    pub message_status_description: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u32")]
+    pub mcc: Option<u32>,
+    #[serde(default, deserialize_with = "lenient_u32")]
+    pub mnc: Option<u32>,
+    #[serde(default, deserialize_with = "lenient_u32")]
+    pub total_message_parts: Option<u32>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    pub total_message_price: Option<f64>,
+    /// The `Context` the function sends: its trigger source and user pool.
+    #[serde(default)]
+    pub context: serde_json::Map<String, Value>,
+}
+
+impl TextEvent {
+    /// What the event says about its message ([`Fate::of_event`]).
+    pub fn fate(&self) -> Fate {
+        let description = self.message_status_description.as_deref().unwrap_or("");
+        Fate::of_event(&self.event_type, self.is_final.unwrap_or(true), description)
+    }
+
+    /// The event in the shape of an SNS record, for the same log line: the status description as the provider
+    /// response, the request time as the timestamp.
+    pub fn as_delivery_status(&self) -> DeliveryStatus {
+        DeliveryStatus {
+            notification: Notification {
+                message_id: self.message_id.clone(),
+                timestamp: self.message_request_timestamp.map(|t| t.to_string()),
+            },
+            delivery: Delivery {
+                destination: self.destination_phone_number.clone(),
+                provider_response: self.message_status_description.clone(),
+                price_in_usd: self.total_message_price,
+                sms_type: self.message_type.clone(),
+                mcc: self.mcc,
+                mnc: self.mnc,
+                number_of_message_parts: self.total_message_parts,
+                ..Delivery::default()
+            },
+            status: self.message_status.clone(),
+        }
+    }
+
+    /// A string of the `Context`, like `TriggerSource`.
+    pub fn context(&self, key: &str) -> Option<&str> {
+        self.context.get(key).and_then(Value::as_str)
+    }
+}
+
+/// One record of a subscribed log group, of either service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Sns(DeliveryStatus),
+    EndUserMessaging(TextEvent),
+}
+
+impl Record {
+    /// Reads one log record's message: an End User Messaging event when it has an `eventType`, else an SNS
+    /// delivery-status record.
+    pub fn parse(message: &str) -> Result<Self, WatchError> {
+        let value: Value = serde_json::from_str(message.trim()).map_err(|e| not_a_record(&e))?;
+        if value.get("eventType").is_none() {
+            return DeliveryStatus::parse(message).map(Record::Sns);
+        }
+        serde_json::from_value(value).map(Record::EndUserMessaging).map_err(|e| not_a_record(&e))
+    }
+}
+
+/// serde_json's message may quote the offending value (a phone number): only where and what kind is kept.
+fn not_a_record(e: &serde_json::Error) -> WatchError {
+    WatchError::NotDeliveryStatus(format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()))
 }
 
 /// A number SNS may write as a JSON number or a string; anything else reads as absent rather than failing

@@ -93,6 +93,39 @@ impl Moto {
         name
     }
 
+    /// A fresh SQS queue, encrypted with SSE-SQS or not at all; returns its URL.
+    pub async fn create_queue(&self, encrypted: bool) -> String {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config());
+        let sse = aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled;
+        let queue = sqs
+            .create_queue()
+            .queue_name(format!("sms-test-sink-{}", fastrand::u64(..)))
+            .attributes(sse, encrypted.to_string())
+            .send()
+            .await
+            .expect("moto CreateQueue");
+        queue.queue_url.expect("queue url")
+    }
+
+    /// Every message in the queue at `url`, read with the SDK: (message id, body, message attributes).
+    pub async fn queue_messages(&self, url: &str) -> Vec<(String, String, std::collections::HashMap<String, String>)> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config());
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("moto ReceiveMessage");
+        let attributes = |m: &aws_sdk_sqs::types::Message| {
+            let all = m.message_attributes.clone().unwrap_or_default();
+            all.into_iter().map(|(k, v)| (k, v.string_value.unwrap_or_default())).collect()
+        };
+        let text = |s: &Option<String>| s.clone().unwrap_or_default();
+        out.messages.unwrap_or_default().iter().map(|m| (text(&m.message_id), text(&m.body), attributes(m))).collect()
+    }
+
     /// The SMS moto recorded for `phone`: (message, message_id).
     pub async fn sms_to(&self, phone: &str) -> Vec<(String, String)> {
         let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.url))

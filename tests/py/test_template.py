@@ -113,7 +113,8 @@ def test_sns_publish_is_limited_to_phone_numbers():
 
 
 def test_decrypt_needs_this_pools_encryption_context():
-    decrypt = find(ROLE, "kms:Decrypt")
+    # The other kms:Decrypt is the test-number queue's own key (test_test_numbers_reach_their_queue_only).
+    decrypt = find([s for s in ROLE if s.get("Resource") != {"Ref": "TestSinkKeyArn"}], "kms:Decrypt")
     assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
     assert decrypt["Resource"] == {"Fn::GetAtt": ["CodeKey", "Arn"]}
     pool_id = {"Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]}
@@ -223,12 +224,42 @@ def test_the_state_table_allows_exactly_the_item_actions_the_ledger_and_the_gate
 def test_table_queue_and_logs_permissions_name_their_resource():
     table = find(ROLE, "dynamodb:GetItem")
     assert table["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
-    queue = find(ROLE, "sqs:SendMessage")
+    queue = find([s for s in ROLE if s["Sid"] != "PutTestNumbersMessagesInTheirQueue"], "sqs:SendMessage")
     assert queue["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     logs = find(ROLE, "logs:PutLogEvents")
     assert logs["Resource"] == {"Fn::GetAtt": ["SmsSenderLogGroup", "Arn"]}
     assert FN["Properties"]["Role"] == {"Fn::GetAtt": ["SmsSenderRole", "Arn"]}
     assert "Policies" not in FN["Properties"]
+
+
+def test_test_numbers_reach_their_queue_only():
+    """sqs:SendMessage (and the encryption check's GetQueueAttributes) on the queue named by TestSinkQueueUrl, its
+    ARN rebuilt from the URL; the data key only with the queue's own KMS key; each only when set."""
+    statements = plain(RES["SmsSenderRole"])["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    raw = {s["Fn::If"][1].get("Sid"): s["Fn::If"] for s in statements if "Fn::If" in s}
+    queue, key = raw["PutTestNumbersMessagesInTheirQueue"], raw["EncryptTestNumbersMessages"]
+    assert (queue[0], key[0]) == ("HasTestNumbers", "HasTestSinkKey")
+    assert sorted(queue[1]["Action"]) == ["sqs:GetQueueAttributes", "sqs:SendMessage"]
+    assert sorted(key[1]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"] and key[1]["Resource"] == {"Ref": "TestSinkKeyArn"}
+    arn, parts = queue[1]["Resource"]["Fn::Sub"]
+    assert arn == "arn:${AWS::Partition}:sqs:${Region}:${Account}:${Name}"
+
+    def evaluate(node, url):
+        """Fn::Select / Fn::Split / Fn::Join with TestSinkQueueUrl = url, as CloudFormation evaluates them."""
+        if isinstance(node, dict):
+            (fn, args), = node.items()
+            if fn == "Ref":
+                return url
+            args = [evaluate(a, url) for a in args]
+            return {"Fn::Select": lambda i, xs: xs[int(i)], "Fn::Split": lambda d, v: v.split(d),
+                    "Fn::Join": lambda d, xs: d.join(xs)}[fn](*args)
+        return [evaluate(n, url) for n in node] if isinstance(node, list) else node
+
+    url = "https://sqs.eu-west-1.amazonaws.com/111122223333/sms-test-sink"
+    assert {k: evaluate(v, url) for k, v in parts.items()} == {
+        "Region": "eu-west-1", "Account": "111122223333", "Name": "sms-test-sink"}
+    evaluate(parts["Name"], "") and evaluate(parts["Region"], "")  # an empty URL still evaluates
+    assert T["Conditions"]["HasTestNumbers"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TestNumbers"}, ""]}]}
 
 
 # ------------------------------------------------------------------------------------------------- wiring --
@@ -503,6 +534,14 @@ CASES = {
                              ["my pool", "x" * 129]),
     "SMS_CONFIGURATION_SET": (["", "otp-events"], ["otp events"]),
     "SMS_DRY_RUN": (["on", "off"], ["yes", ""]),
+    # src/config/mod.rs's test numbers and queue URL (the template allows three numbers of the function's ten).
+    "SMS_TEST_NUMBERS": (["", "+12065550100", "+12065550100,+447700900123", "+12065550100, +447700900123,+33612345678"],
+                         ["12065550100", "+1 206 555 0100", "+12065550100,", "+0123456789", ",".join(["+12065550100"] * 4)]),
+    "SMS_TEST_SINK": (["", "https://sqs.us-east-1.amazonaws.com/111122223333/sms-test-sink",
+                       "https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q_1"],
+                      ["sms-test-sink", "https://sqs.us-east-1.amazonaws.com/1111/q",
+                       "https://sqs.us-east-1.amazonaws.com/111122223333/q.fifo",
+                       "https://sqs.us-east-1.amazonaws.com/111122223333/a queue"]),
 }
 
 

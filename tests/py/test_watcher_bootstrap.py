@@ -59,7 +59,7 @@ def test_the_watcher_logs_and_counts_a_subscription_batch():
     answers, lines = run([subscription_event(control), subscription_event(data)])
 
     assert [kind for kind, _ in answers] == ["response", "response"]
-    assert answers[0][1] == {"failures": {}, "delivered": 0, "unreadable": 0}
+    assert answers[0][1] == {"failures": {}, "delivered": 0, "unreadable": 0, "interim": 0}
     assert answers[1][1]["failures"] == {"CarrierFailure": 2, "OptedOut": 1, "SNSSandbox": 1,
                                          "SpendingLimitReached": 1, "Unknown": 1}
 
@@ -88,3 +88,15 @@ def test_metric_lines_survive_lambdas_log_level_filter_and_metrics_can_be_off():
     answers, lines = run([subscription_event(data)], {"METRICS": "maybe"})
     assert not answers
     assert any(l.get("outcome") == "config_error" and "METRICS" in l.get("reason", "") for l in lines)
+
+
+def test_the_watcher_reads_end_user_messaging_events_beside_sns_records():
+    """A configuration set's event destination feeds the same binary: each message counted once, at its final
+    event, in the classes of SNS's records (tests/fixtures/end-user-messaging)."""
+    data = (ROOT / "tests" / "fixtures" / "end-user-messaging" / "subscription-data-mixed.json").read_text()
+    answers, lines = run([subscription_event(data)])
+    assert answers[0][1] == {"failures": {"CarrierFailure": 8, "OptedOut": 2, "ProtectBlocked": 1,
+                                          "SpendingLimitReached": 1, "Unknown": 2},
+                             "delivered": 2, "unreadable": 1, "interim": 4}
+    failed = [l for l in lines if l.get("outcome") == "delivery_failed"]
+    assert len(failed) == 13 and all(l["phone"].count("*") >= 6 for l in failed)
