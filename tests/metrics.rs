@@ -212,3 +212,40 @@ fn no_phone_number_or_code_reaches_a_dimension() {
     // And in every other form the secret scan knows.
     common::assert_clean_text(&text, &[code, phone]);
 }
+
+#[test]
+fn codes_sent_and_converted_share_their_dimensions_so_the_rate_divides_them() {
+    let _turn = turn();
+    metrics::record_code_sent("CustomSMSSender_SignUp", Some("BR"));
+    metrics::record_code_sent("CustomSMSSender_SignUp", Some("BR"));
+    metrics::record_code_sent("CustomSMSSender_Authentication", None);
+    metrics::record_converted("CustomSMSSender_SignUp", Some("BR"));
+    metrics::record_converted("CustomSMSSender_+5511987654321", Some("+55"));
+    metrics::record_conversion_event("converted");
+    metrics::record_conversion_event("no_outstanding_message");
+    let docs = emitted();
+    for (metric, by_both, by_country, total) in [("CodesSent", 2, 2, 3), ("Converted", 1, 1, 2)] {
+        let both = docs
+            .iter()
+            .find(|d| metric_names(d).contains(&metric) && d["TriggerSource"] == "CustomSMSSender_SignUp")
+            .unwrap_or_else(|| panic!("{metric} by trigger source and country: {docs:#?}"));
+        assert_eq!(dimensions(both), ["Country", "Service", "TriggerSource"]);
+        assert_eq!((both["Country"].as_str(), both[metric].as_i64()), (Some("BR"), Some(by_both)));
+        let country = docs
+            .iter()
+            .find(|d| {
+                metric_names(d).contains(&metric) && dimensions(d) == ["Country", "Service"] && d["Country"] == "BR"
+            })
+            .unwrap_or_else(|| panic!("{metric} by country: {docs:#?}"));
+        assert_eq!(country[metric], by_country);
+        assert_eq!(doc_with(&docs, metric, &["Service"])[metric], total);
+        assert_eq!(unit_of(both, metric), Some("Count"));
+    }
+    // What is not a known trigger source or country code becomes Other: no number becomes a dimension.
+    assert!(docs.iter().any(|d| d["TriggerSource"] == "Other" && d["Country"] == "Other"), "{docs:#?}");
+    assert!(!serde_json::to_string(&docs).unwrap().contains("987654321"));
+    let events: Vec<_> = docs.iter().filter(|d| metric_names(d).contains(&"ConversionEvents")).collect();
+    let mut outcomes: Vec<&str> = events.iter().map(|d| d["Outcome"].as_str().unwrap()).collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["converted", "no_outstanding_message"]);
+}

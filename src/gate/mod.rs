@@ -124,8 +124,9 @@ pub fn plan(policy: &Policy, subject: &Subject, now: SystemTime) -> Vec<Count> {
     counts
 }
 
-/// A subject that must not be readable in the table: the first 16 bytes of a SHA-256, hex.
-fn hashed(parts: &[&str]) -> String {
+/// A subject that must not be readable in the table: the first 16 bytes of a SHA-256, hex. The ledger keys a
+/// user's messages on `hashed(&[pool, userName])` too.
+pub fn hashed(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());

@@ -17,19 +17,21 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::decrypt::{DecryptError, Decrypter};
-use crate::destination::phone::{country_of, Country, PhoneNumber};
+use crate::destination::attributes::TransportKind;
+use crate::destination::phone::{country_of, prefix_of, Country, PhoneNumber};
 use crate::destination::region::{is_region_name, pool_region, sns_region};
 use crate::destination::routing::{Route, Routes};
 use crate::gate::policy::{Mode, Policy};
 use crate::gate::source::{AppConfigSource, PolicySource};
 use crate::gate::{self, Counted, Counters, Subject};
-use crate::ledger::{message_key, Claim, Ledger, LedgerError};
+use crate::ledger::{message_key, Claim, Kind, Ledger, LedgerError, SentMessage};
 use crate::message::catalogue::{self, Catalogue};
 use crate::message::code::check_code;
 use crate::message::event::{truncate, CustomSmsSenderEvent, TriggerSource};
 use crate::message::sms_parts;
 use crate::message::template::{sign_in_name, unescape_password, Template};
 use crate::probe::Probe;
+use crate::publish::eum::default_ttl;
 use crate::publish::{MessageAttributes, PublishError, Publisher};
 use crate::telemetry::metrics::{self, Stage, Tally};
 use log::{log_finding, log_outcome, Trace};
@@ -43,6 +45,10 @@ const PROBE_BUDGET: Duration = Duration::from_millis(1500);
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 /// How long a claim in the ledger outlasts the invocation's deadline: time to write the outcome after it.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
+/// The longest an SMS MFA code can be entered: the app client's authentication session, at most 15 minutes
+/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html>,
+/// `AuthSessionValidity`). A conversion counts for a message this long at least.
+const LONGEST_SESSION: Duration = Duration::from_secs(15 * 60);
 
 /// What the pipeline needs to know besides its ports.
 #[derive(Debug, Clone)]
@@ -63,6 +69,8 @@ pub struct Settings {
     pub policy_appconfig: Option<AppConfigSource>,
     /// `LOCAL_OUTBOX` is set: messages are written out, not sent, and the log says "would send".
     pub local_outbox: bool,
+    /// `SMS_MESSAGE_FEEDBACK`: End User Messaging messages are sent waiting for feedback.
+    pub message_feedback: bool,
 }
 
 impl Settings {
@@ -77,6 +85,7 @@ impl Settings {
             policy: config.policy.clone(),
             policy_appconfig: config.policy_appconfig.clone(),
             local_outbox: config.local_outbox.is_some(),
+            message_feedback: config.text_message.feedback,
         }
     }
 
@@ -192,7 +201,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         }
         let sent = self.deliver(&job, &key, deadline, trace).await;
         let recorded = match &sent {
-            Ok(message_id) => self.ledger.complete(&key, message_id).await,
+            Ok(message_id) => self.ledger.complete(&key, &self.remembered(&job, message_id)).await,
             // Sending failed: a later delivery must be free to try again.
             Err(_) => self.ledger.release(&key).await,
         };
@@ -201,6 +210,31 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
         }
         Ok(Delivered::Sent { message_id: sent? })
+    }
+
+    /// What the ledger remembers of `job`'s message, sent now as `message_id`; a message a conversion event
+    /// can report counts as a code sent (`CodesSent`).
+    fn remembered(&self, job: &Job<'_>, message_id: &str) -> SentMessage {
+        let now = SystemTime::now();
+        let transport = job.route.transport;
+        let sent = SentMessage {
+            pool: job.pool.to_owned(),
+            user: gate::hashed(&[job.pool, job.user]),
+            trigger_source: job.source.to_string(),
+            country: job.country.map(|c| c.as_ref().to_owned()),
+            prefix: prefix_of(job.phone.as_e164(), job.policy.prefix_digits),
+            transport: transport.as_str().to_owned(),
+            region: job.region.to_owned(),
+            message_id: message_id.to_owned(),
+            sent_at: now,
+            valid_until: now + Duration::from_secs(default_ttl(job.source).into()).max(LONGEST_SESSION),
+            feedback: self.settings.message_feedback && transport == TransportKind::EndUserMessaging,
+            kind: Kind::of_message(job.source),
+        };
+        if sent.kind.is_some() {
+            metrics::record_code_sent(&sent.trigger_source, sent.country.as_deref());
+        }
+        sent
     }
 
     /// Everything that can be checked before any call: the event's shape, the pool, the number, the message,
