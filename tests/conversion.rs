@@ -207,7 +207,11 @@ async fn no_conversion_without_an_outstanding_message_of_the_matching_kind() {
 async fn the_ledger_remembers_each_sms_without_the_number() {
     let d = deployment(&[]).await;
     let (user, to) = ("conv-user-4", phone(4));
+    let (logs, guard) = Logs::capture();
     let message_id = d.send(&TriggerSource::SignUp, user, &to).await;
+    drop(guard);
+    let sent = logs.outcomes().pop().unwrap();
+    assert_eq!((sent["outcome"].clone(), sent["prefix"].clone()), (json!("sent"), json!("+1206557")), "{sent}");
     let items = aws_sdk_dynamodb::Client::new(&moto().sdk_config())
         .scan()
         .table_name(&d.table)

@@ -20,6 +20,8 @@ pub(super) struct Trace {
     pub encoding: Option<&'static str>,
     /// The destination's country, when known.
     pub country: Option<Country>,
+    /// The destination's prefix (the gate's `prefix_digits`), for conversion per prefix; never the number.
+    pub prefix: Option<String>,
     /// Rules in monitor mode that would have refused the message.
     pub would_block: Vec<Rule>,
     /// The local outbox took the message: nothing was sent.
@@ -66,6 +68,7 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             sms_parts = t.sms_parts,
             encoding = t.encoding,
             country = t.country(),
+            prefix = t.prefix.as_deref(),
             would_block = t.would_block(),
             "{}",
             if t.local_outbox { "SMS would be sent: written to LOCAL_OUTBOX, not sent" } else { "SMS handed to SNS" }

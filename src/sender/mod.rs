@@ -137,6 +137,8 @@ struct Job<'a> {
     /// The user's `userName`, for the per-user limit.
     user: &'a str,
     country: Option<Country>,
+    /// The destination's prefix, as the gate and the ledger key it.
+    prefix: String,
     policy: Arc<Policy>,
 }
 
@@ -222,7 +224,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             user: gate::hashed(&[job.pool, job.user]),
             trigger_source: job.source.to_string(),
             country: job.country.map(|c| c.as_ref().to_owned()),
-            prefix: prefix_of(job.phone.as_e164(), job.policy.prefix_digits),
+            prefix: job.prefix.clone(),
             transport: transport.as_str().to_owned(),
             region: job.region.to_owned(),
             message_id: message_id.to_owned(),
@@ -271,7 +273,9 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             stop_or_note(block, trace)?;
         }
         let user = event.user_name.as_deref().unwrap_or("");
-        Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, policy })
+        let prefix = prefix_of(phone.as_e164(), policy.prefix_digits);
+        trace.prefix = Some(prefix.clone());
+        Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, prefix, policy })
     }
 
     /// Claims the message in the ledger, leasing it until the deadline plus [`LEASE_MARGIN`]. Without a table
