@@ -249,3 +249,34 @@ fn codes_sent_and_converted_share_their_dimensions_so_the_rate_divides_them() {
     outcomes.sort();
     assert_eq!(outcomes, ["converted", "no_outstanding_message"]);
 }
+
+#[test]
+fn the_sender_counts_a_code_sent_only_for_messages_a_conversion_event_can_report() {
+    let _turn = turn();
+    tokio::runtime::Runtime::new().unwrap().block_on(send_samples());
+    let docs = emitted();
+    assert_eq!(doc_with(&docs, "Sent", &["Service"])["Sent"], 4);
+    assert_eq!(doc_with(&docs, "CodesSent", &["Service"])["CodesSent"], 2, "sign-up and MFA codes only");
+    let mut sources: Vec<&str> = docs
+        .iter()
+        .filter(|d| metric_names(d).contains(&"CodesSent") && d.get("TriggerSource").is_some())
+        .map(|d| d["TriggerSource"].as_str().unwrap())
+        .collect();
+    sources.sort();
+    assert_eq!(sources, ["CustomSMSSender_Authentication", "CustomSMSSender_SignUp"]);
+}
+
+/// Sends four sample events (development key, local outbox): two codes a conversion event can report, two not.
+async fn send_samples() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let outbox = std::env::temp_dir().join(format!("codes-sent-{}.jsonl", fastrand::u64(..)));
+    let key = format!("{root}/events/DEV-ONLY-public-test-key.hex");
+    let config = common::dev_config(&[("LOCAL_DEV_KEY_FILE", &key), ("LOCAL_OUTBOX", outbox.to_str().unwrap())]);
+    let app = cognito_sms_sender::sender::wiring::build(&config, &common::moto().sdk_config()).await.unwrap();
+    for sample in ["sign-up", "authentication", "update-user-attribute", "admin-create-user"] {
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{root}/events/{sample}.json")).unwrap()).unwrap();
+        assert_eq!(app.handle(&event).await.unwrap()["outcome"], "sent", "{sample}");
+    }
+    let _ = std::fs::remove_file(&outbox);
+}
