@@ -41,15 +41,17 @@ pub async fn serve() -> Result<(), ()> {
     metrics::init(&metric_settings, metrics::SENDER).map_err(|e| cannot_start(Outcome::InitError, &e))?;
     metrics::record_cold_start();
     let role = FunctionRole::read(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
-    let sdk = aws::aws_config().await;
+    // Settings are checked before the SDK configuration loads: a setting's error is then the only line.
     let (sender, converter) = match role {
         FunctionRole::Sender => {
             let config = Config::read(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
+            let sdk = aws::aws_config().await;
             let app = wiring::build(&config, &sdk).await.map_err(|e| cannot_start(Outcome::InitError, &e))?;
             (Some(start_sender(app, &config, &env).await), converter(&sdk, &config).await)
         }
         FunctionRole::Conversion => {
             let table = config::conversion_table(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
+            let sdk = aws::aws_config().await;
             let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &table.name, table.ttl);
             let converter = Converter::new(Some(ledger), EumPublisher::new(&sdk, Default::default()), NotCounted);
             // Opens the table's connection before the first sign-in waits on it.
