@@ -135,7 +135,7 @@ async fn a_confirmed_sign_up_converts_its_message_once_and_gives_feedback_once()
     assert_eq!(d.converter.handle(&event).await, event, "a redelivery too");
     assert_eq!(outcomes(&logs), ["converted", "already_converted"]);
     let line = &logs.outcomes()[0];
-    assert_eq!(line["prefix"], "+1206557", "the prefix, never the number: {line}");
+    assert_eq!(line["prefix"], "1206557", "the prefix without its +, never the number: {line}");
     assert_eq!((line["country"].clone(), line["feedback"].clone()), (json!("US"), json!("sent")));
     assert_eq!(line["message_trigger_source"], "CustomSMSSender_SignUp");
     assert_eq!(line["message_id"], message_id.as_str());
@@ -211,7 +211,7 @@ async fn the_ledger_remembers_each_sms_without_the_number() {
     let message_id = d.send(&TriggerSource::SignUp, user, &to).await;
     drop(guard);
     let sent = logs.outcomes().pop().unwrap();
-    assert_eq!((sent["outcome"].clone(), sent["prefix"].clone()), (json!("sent"), json!("+1206557")), "{sent}");
+    assert_eq!((sent["outcome"].clone(), sent["prefix"].clone()), (json!("sent"), json!("1206557")), "{sent}");
     let items = aws_sdk_dynamodb::Client::new(&moto().sdk_config())
         .scan()
         .table_name(&d.table)

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
+use crate::destination::phone::logged_prefix;
 use crate::gate::{self, Conversions, CounterError, Scope};
 use crate::ledger::{Conversion, Ledger, LedgerError, SentMessage};
 use crate::publish::{Feedback, FeedbackError};
@@ -164,7 +165,7 @@ fn log_outcome(t: &Trace, outcome: Outcome, error: Option<&ConversionError>, too
                 converted = m.is_some(),
                 message_trigger_source = m.map(|m| m.trigger_source.as_str()),
                 country = m.and_then(|m| m.country.as_deref()),
-                prefix = m.map(|m| m.prefix.as_str()),
+                prefix = m.map(|m| logged_prefix(&m.prefix)),
                 transport = m.map(|m| m.transport.as_str()),
                 message_id = m.map(|m| m.message_id.as_str()),
                 seconds_to_convert = m.and_then(|m| m.sent_at.elapsed().ok()).map(|d| d.as_secs()),

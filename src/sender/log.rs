@@ -3,7 +3,7 @@
 
 use super::outcome::{Outcome, SendError};
 use super::Delivered;
-use crate::destination::phone::Country;
+use crate::destination::phone::{logged_prefix, Country};
 use crate::gate::policy::Rule;
 use crate::probe::Finding;
 
@@ -68,7 +68,7 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             sms_parts = t.sms_parts,
             encoding = t.encoding,
             country = t.country(),
-            prefix = t.prefix.as_deref(),
+            prefix = t.prefix.as_deref().map(logged_prefix),
             would_block = t.would_block(),
             "{}",
             if t.local_outbox { "SMS would be sent: written to LOCAL_OUTBOX, not sent" } else { "SMS handed to SNS" }
