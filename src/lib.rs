@@ -26,17 +26,25 @@
 //!   deadline, the warm-up, and the wiring of adapters from the configuration. Imports everything above.
 //! - [`telemetry`]: JSON logging and CloudWatch metrics (EMF). Imports [`config`]'s lookup and the
 //!   vocabularies its dimensions are checked against.
+//! - [`conversion`]: conversion feedback. The post confirmation and post authentication events, and the
+//!   handler that marks the user's outstanding message converted, gives End User Messaging its feedback and
+//!   counts it for the gate. Imports [`ledger`], [`gate`]'s port, [`publish`]'s feedback and [`telemetry`],
+//!   never [`sender`].
+//! - [`bootstrap`]: the Lambda event loop: the function built for its `FUNCTION_ROLE`, each event handed to
+//!   the sender or the conversion handler by its `triggerSource`.
 //! - [`watcher`]: the delivery-status watcher. The record model, failure classes and the handler. Imports
 //!   only [`destination`] and [`telemetry`].
 //! - [`dev`]: local development. The `invoke` and `make-event` commands, sample events, and encrypting codes
 //!   as Cognito does (for the commands and the tests).
 //! - [`toml_file`]: reading the TOML settings files, and their one error shape (file, key, reason).
 //!
-//! The binaries (`main.rs`, `bin/delivery-status-watcher.rs`) only wire: logging, configuration, clients
+//! The binaries (`main.rs`, through [`bootstrap`], and `bin/delivery-status-watcher.rs`) only wire: logging, configuration, clients
 //! built once, and `lambda_runtime::run`.
 
 pub mod aws;
+pub mod bootstrap;
 pub mod config;
+pub mod conversion;
 pub mod decrypt;
 pub mod destination;
 pub mod dev;

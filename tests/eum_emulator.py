@@ -2,7 +2,7 @@
 
 It speaks the real wire protocol, awsJson1_0: POST / with `X-Amz-Target: PinpointSMSVoiceV2.<Operation>` and a
 JSON body; errors are `{"__type": "...#<Exception>", "message": ..., "Reason": ...}` with the exception's HTTP
-status. It implements SendTextMessage, DescribeAccountAttributes and DescribeSpendLimits.
+status. It implements SendTextMessage, DescribeAccountAttributes, DescribeSpendLimits and PutMessageFeedback.
 
 Like tests/moto_server.py it listens on a free loopback port, prints the port, and stops when the test process
 closes our stdin. For the tests it also answers:
@@ -32,6 +32,8 @@ requests = []
 failures = []
 accounts = {}
 DEFAULT_ACCOUNT = {"tier": "PRODUCTION", "enforced": 100, "max": 100, "overridden": False}
+# The messages sent, by id: whether feedback was enabled, for PutMessageFeedback.
+messages = {}
 
 
 def send_text_message(body, _region):
@@ -41,7 +43,9 @@ def send_text_message(body, _region):
     ttl = body.get("TimeToLive")
     if ttl is not None and not 5 <= ttl <= 259200:
         return error("ValidationException", "INVALID_PARAMETER", [{"Name": "TimeToLive", "Message": "5-259200"}])
-    return 200, {"MessageId": str(uuid.uuid4())}
+    message_id = str(uuid.uuid4())
+    messages[message_id] = {"feedback": bool(body.get("MessageFeedbackEnabled"))}
+    return 200, {"MessageId": message_id}
 
 
 def account(region):
@@ -75,10 +79,23 @@ def describe_spend_limits(body, region):
     return paging(body) or (200, {"SpendLimits": limits})
 
 
+def put_message_feedback(body, _region):
+    """As the API reference says: MessageId and MessageFeedbackStatus (RECEIVED or FAILED) are required, and
+    an unknown message is a ResourceNotFoundException."""
+    status = body.get("MessageFeedbackStatus")
+    if not body.get("MessageId") or status not in ("RECEIVED", "FAILED"):
+        field = "MessageId" if not body.get("MessageId") else "MessageFeedbackStatus"
+        return error("ValidationException", "INVALID_PARAMETER", [{"Name": field, "Message": "required"}])
+    if body["MessageId"] not in messages:
+        return error("ResourceNotFoundException", status=404)
+    return 200, {"MessageId": body["MessageId"], "MessageFeedbackStatus": status}
+
+
 OPERATIONS = {
     "SendTextMessage": send_text_message,
     "DescribeAccountAttributes": describe_account_attributes,
     "DescribeSpendLimits": describe_spend_limits,
+    "PutMessageFeedback": put_message_feedback,
 }
 
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
 use aws_sdk_kms::operation::decrypt::DecryptOutput;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyOutput;
 use aws_sdk_sns::operation::publish::PublishOutput;
@@ -312,7 +312,7 @@ async fn warm_up_gives_up_on_a_silent_endpoint_within_its_budget() {
     assert_eq!(refused.warm_up().await.sns, Check::Failed("could not connect".into()));
 }
 
-/// A mocked DynamoDB: PutItem is throttled `throttled` times, then succeeds; UpdateItem succeeds; GetItem finds
+/// A mocked DynamoDB: PutItem is throttled `throttled` times, then succeeds; TransactWriteItems succeeds; GetItem finds
 /// no record (what a throttled claim would find if it were taken for someone else's). Returns the PutItem and
 /// GetItem rules.
 fn throttled_ledger(throttled: usize) -> (DynamoLedger, Rule, Rule) {
@@ -327,7 +327,8 @@ fn throttled_ledger(throttled: usize) -> (DynamoLedger, Rule, Rule) {
             .output(ok)
             .build(),
     };
-    let update = mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let update = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .then_output(|| TransactWriteItemsOutput::builder().build());
     let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update, &get], |c| c
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
@@ -394,10 +395,11 @@ async fn a_throttled_complete_is_retried() {
     let publish =
         mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-u").build());
     let put = mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
-    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+    // Marking the message sent is one transaction (the ledger record and the user's outstanding message).
+    let update = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .sequence()
         .http_status(400, Some(THROTTLED.to_owned()))
-        .output(|| UpdateItemOutput::builder().build())
+        .output(|| TransactWriteItemsOutput::builder().build())
         .build();
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&put, &update], |c| c
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
@@ -412,7 +414,6 @@ async fn a_throttled_complete_is_retried() {
 
 #[tokio::test]
 async fn a_throttled_count_is_retried_and_counts_once() {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
     let publish =
         mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-n").build());
     let transact = mock!(aws_sdk_dynamodb::Client::transact_write_items)

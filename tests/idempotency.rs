@@ -249,7 +249,7 @@ fn ledger_that_cannot_complete(table: &str, written: Arc<Mutex<HashMap<String, A
         })
         .then_output(|| PutItemOutput::builder().build());
     let error = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"m"}"#;
-    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+    let update = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .sequence()
         .http_status(500, Some(error.to_owned()))
         .repeatedly()

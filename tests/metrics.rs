@@ -212,3 +212,71 @@ fn no_phone_number_or_code_reaches_a_dimension() {
     // And in every other form the secret scan knows.
     common::assert_clean_text(&text, &[code, phone]);
 }
+
+#[test]
+fn codes_sent_and_converted_share_their_dimensions_so_the_rate_divides_them() {
+    let _turn = turn();
+    metrics::record_code_sent("CustomSMSSender_SignUp", Some("BR"));
+    metrics::record_code_sent("CustomSMSSender_SignUp", Some("BR"));
+    metrics::record_code_sent("CustomSMSSender_Authentication", None);
+    metrics::record_converted("CustomSMSSender_SignUp", Some("BR"));
+    metrics::record_converted("CustomSMSSender_+5511987654321", Some("+55"));
+    metrics::record_conversion_event("converted");
+    metrics::record_conversion_event("no_outstanding_message");
+    let docs = emitted();
+    for (metric, by_both, by_country, total) in [("CodesSent", 2, 2, 3), ("Converted", 1, 1, 2)] {
+        let both = docs
+            .iter()
+            .find(|d| metric_names(d).contains(&metric) && d["TriggerSource"] == "CustomSMSSender_SignUp")
+            .unwrap_or_else(|| panic!("{metric} by trigger source and country: {docs:#?}"));
+        assert_eq!(dimensions(both), ["Country", "Service", "TriggerSource"]);
+        assert_eq!((both["Country"].as_str(), both[metric].as_i64()), (Some("BR"), Some(by_both)));
+        let country = docs
+            .iter()
+            .find(|d| {
+                metric_names(d).contains(&metric) && dimensions(d) == ["Country", "Service"] && d["Country"] == "BR"
+            })
+            .unwrap_or_else(|| panic!("{metric} by country: {docs:#?}"));
+        assert_eq!(country[metric], by_country);
+        assert_eq!(doc_with(&docs, metric, &["Service"])[metric], total);
+        assert_eq!(unit_of(both, metric), Some("Count"));
+    }
+    // What is not a known trigger source or country code becomes Other: no number becomes a dimension.
+    assert!(docs.iter().any(|d| d["TriggerSource"] == "Other" && d["Country"] == "Other"), "{docs:#?}");
+    assert!(!serde_json::to_string(&docs).unwrap().contains("987654321"));
+    let events: Vec<_> = docs.iter().filter(|d| metric_names(d).contains(&"ConversionEvents")).collect();
+    let mut outcomes: Vec<&str> = events.iter().map(|d| d["Outcome"].as_str().unwrap()).collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["converted", "no_outstanding_message"]);
+}
+
+#[test]
+fn the_sender_counts_a_code_sent_only_for_messages_a_conversion_event_can_report() {
+    let _turn = turn();
+    tokio::runtime::Runtime::new().unwrap().block_on(send_samples());
+    let docs = emitted();
+    assert_eq!(doc_with(&docs, "Sent", &["Service"])["Sent"], 4);
+    assert_eq!(doc_with(&docs, "CodesSent", &["Service"])["CodesSent"], 2, "sign-up and MFA codes only");
+    let mut sources: Vec<&str> = docs
+        .iter()
+        .filter(|d| metric_names(d).contains(&"CodesSent") && d.get("TriggerSource").is_some())
+        .map(|d| d["TriggerSource"].as_str().unwrap())
+        .collect();
+    sources.sort();
+    assert_eq!(sources, ["CustomSMSSender_Authentication", "CustomSMSSender_SignUp"]);
+}
+
+/// Sends four sample events (development key, local outbox): two codes a conversion event can report, two not.
+async fn send_samples() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let outbox = std::env::temp_dir().join(format!("codes-sent-{}.jsonl", fastrand::u64(..)));
+    let key = format!("{root}/events/DEV-ONLY-public-test-key.hex");
+    let config = common::dev_config(&[("LOCAL_DEV_KEY_FILE", &key), ("LOCAL_OUTBOX", outbox.to_str().unwrap())]);
+    let app = cognito_sms_sender::sender::wiring::build(&config, &common::moto().sdk_config()).await.unwrap();
+    for sample in ["sign-up", "authentication", "update-user-attribute", "admin-create-user"] {
+        let event: Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{root}/events/{sample}.json")).unwrap()).unwrap();
+        assert_eq!(app.handle(&event).await.unwrap()["outcome"], "sent", "{sample}");
+    }
+    let _ = std::fs::remove_file(&outbox);
+}

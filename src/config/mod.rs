@@ -60,6 +60,10 @@ pub struct TextMessageOptions {
     pub ttl: Option<Duration>,
     /// `SMS_DRY_RUN`: send with `DryRun` (the request is checked, no SMS goes out).
     pub dry_run: bool,
+    /// `SMS_MESSAGE_FEEDBACK` (default off): send with `MessageFeedbackEnabled`, so End User Messaging waits
+    /// for the conversion events' `PutMessageFeedback`. Off by default because a message with feedback enabled
+    /// and no feedback is reported failed: on only when the conversion triggers are wired.
+    pub feedback: bool,
 }
 
 /// `SMS_TEST_NUMBERS` and `SMS_TEST_SINK`: messages to exactly these numbers are put in this SQS queue
@@ -80,6 +84,39 @@ pub struct StateTable {
     pub ttl: Duration,
     /// `SMS_QUARANTINE_UNIT_SECONDS`: the low-conversion rule's judging unit, in which its history is kept.
     pub quarantine_unit: Duration,
+}
+
+/// What the function is deployed as (`FUNCTION_ROLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FunctionRole {
+    /// The custom SMS sender (the default), which handles conversion events too when they are wired to it.
+    #[default]
+    Sender,
+    /// Conversion events only: no key, no SMS, only the state table the sender records messages in.
+    Conversion,
+}
+
+impl FunctionRole {
+    /// Reads `FUNCTION_ROLE`: `sender` (default) or `conversion`.
+    pub fn read(env: &Env) -> Result<Self, ConfigError> {
+        let parse = |v: &str| match v {
+            "sender" => Ok(FunctionRole::Sender),
+            "conversion" => Ok(FunctionRole::Conversion),
+            other => Err(format!("{other:?} is not a role; use sender or conversion")),
+        };
+        Ok(env.parsed("FUNCTION_ROLE", parse)?.unwrap_or_default())
+    }
+}
+
+/// The state table of a function deployed for conversion events only (`FUNCTION_ROLE=conversion`): required,
+/// since conversions are looked up in the table the sender records its messages in.
+pub fn conversion_table(env: &Env) -> Result<StateTable, ConfigError> {
+    state_table(env)?.ok_or_else(|| {
+        ConfigError::new(
+            "STATE_TABLE",
+            "is required with FUNCTION_ROLE=conversion: set it to the sender's STATE_TABLE, where sent messages are recorded",
+        )
+    })
 }
 
 /// Everything the function reads from its environment.
@@ -185,6 +222,7 @@ impl Config {
             text_message: TextMessageOptions {
                 ttl: env.get("SMS_TTL_SECONDS").map(|_| env.seconds("SMS_TTL_SECONDS", 0, 5..=259_200)).transpose()?,
                 dry_run: env.on_off("SMS_DRY_RUN", false)?,
+                feedback: env.on_off("SMS_MESSAGE_FEEDBACK", false)?,
             },
             allowed_pools: env.parsed("ALLOWED_USER_POOL_IDS", pool_ids)?,
             state_table: state_table(env)?,
@@ -544,10 +582,12 @@ mod tests {
             ("ORIGINATION_IDENTITY", "arn:aws:sms-voice:us-east-1:111122223333:pool/pool-1"),
             ("SMS_TTL_SECONDS", "600"),
             ("SMS_DRY_RUN", "on"),
+            ("SMS_MESSAGE_FEEDBACK", "on"),
         ])
         .unwrap();
         assert_eq!(eum.sms.transport, TransportKind::EndUserMessaging);
-        assert_eq!(eum.text_message, TextMessageOptions { ttl: Some(Duration::from_secs(600)), dry_run: true });
+        let options = TextMessageOptions { ttl: Some(Duration::from_secs(600)), dry_run: true, feedback: true };
+        assert_eq!(eum.text_message, options);
         // Through End User Messaging the identity is where US messages come from: no warning.
         assert!(eum.routes.warnings().is_empty());
         assert!(!parse(&[k, ("WARM_UP", "off")]).unwrap().warm_up);

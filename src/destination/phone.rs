@@ -187,6 +187,12 @@ pub fn prefix_of(e164: &str, digits: usize) -> String {
     e164.chars().take(1 + code_len + digits).collect()
 }
 
+/// A prefix as log lines carry it: its digits without the `+`, since `+` and eight digits or more reads as a
+/// whole phone number to people and to the log scan, and a prefix must never pass for one.
+pub fn logged_prefix(prefix: &str) -> &str {
+    prefix.trim_start_matches('+')
+}
+
 /// Decodes the phone number metadata, which takes a noticeable part of a cold start (bench/README.md): called
 /// off the event path at init when routing needs countries, so the first message does not wait for it.
 pub fn preload_metadata() {

@@ -174,9 +174,7 @@ impl DynamoCounters {
                     return Ok(Counted { taken, ..Counted::default() });
                 }
                 Err(Refusal::AlreadyCounted) => return Ok(Counted { already: true, ..Counted::default() }),
-                Err(Refusal::Conflict) => {
-                    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..10))).await
-                }
+                Err(Refusal::Conflict) => tokio::time::sleep(Duration::from_millis(fastrand::u64(1..10))).await,
                 Err(Refusal::Busy(e)) if pause > BUSY_PAUSE * 8 => return Err(e),
                 Err(Refusal::Busy(_)) => {
                     // Equal jitter: half the pause, plus up to the other half.

@@ -168,8 +168,9 @@ fn counts(policy: &Policy, subject: &Subject, prefix: &str, now: u64) -> Vec<Cou
     counts
 }
 
-/// A subject that must not be readable in the table: the first 16 bytes of a SHA-256, hex.
-fn hashed(parts: &[&str]) -> String {
+/// A subject that must not be readable in the table: the first 16 bytes of a SHA-256, hex. The ledger keys a
+/// user's messages on `hashed(&[pool, userName])` too.
+pub fn hashed(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());

@@ -1,5 +1,7 @@
 //! Exactly once: a ledger of messages, keyed by a hash of the encrypted code (unique per Cognito message), so a
-//! redelivered event is not sent twice and a code whose sender crashed is not lost. The [`Ledger`] port; its
+//! redelivered event is not sent twice and a code whose sender crashed is not lost. It also remembers what was
+//! sent ([`SentMessage`]: never the code, never the number), so a conversion event (the user entered the code)
+//! finds the user's outstanding message of its [`Kind`] and marks it converted once. The [`Ledger`] port; its
 //! adapter is [`dynamodb`].
 
 pub mod dynamodb;
@@ -10,6 +12,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{is_access_denied, Check};
+use crate::message::event::TriggerSource;
 
 /// What claiming a message found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,77 @@ impl LedgerError {
     }
 }
 
+/// Which conversion event shows that a message's code was entered: a message of one kind is outstanding for
+/// its user until that event comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Sign-up and resent codes, entered with `ConfirmSignUp` (`PostConfirmation_ConfirmSignUp`).
+    ConfirmSignUp,
+    /// Forgot-password codes, entered with `ConfirmForgotPassword` (`PostConfirmation_ConfirmForgotPassword`).
+    ConfirmForgotPassword,
+    /// SMS MFA codes, entered at sign-in (`PostAuthentication_Authentication`).
+    Authentication,
+}
+
+impl Kind {
+    /// The kind of a message of `source`. `None` for messages no Cognito trigger reports as used: attribute
+    /// verification codes (`VerifyUserAttribute` has no post trigger), temporary passwords and notifications.
+    pub fn of_message(source: &TriggerSource) -> Option<Kind> {
+        match source {
+            TriggerSource::SignUp | TriggerSource::ResendCode => Some(Kind::ConfirmSignUp),
+            TriggerSource::ForgotPassword => Some(Kind::ConfirmForgotPassword),
+            TriggerSource::Authentication => Some(Kind::Authentication),
+            _ => None,
+        }
+    }
+
+    /// The name in the ledger's keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ConfirmSignUp => "confirm_sign_up",
+            Kind::ConfirmForgotPassword => "confirm_forgot_password",
+            Kind::Authentication => "authentication",
+        }
+    }
+}
+
+/// What the ledger remembers of one SMS sent: who and where, never the code or the number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub pool: String,
+    /// A hash of the pool and the user's `userName` ([`crate::gate::hashed`]): the user, unreadable.
+    pub user: String,
+    /// The trigger source as Cognito names it (`CustomSMSSender_SignUp`).
+    pub trigger_source: String,
+    /// The destination's ISO country code, when known.
+    pub country: Option<String>,
+    /// The destination's prefix ([`crate::destination::phone::prefix_of`]), never the whole number.
+    pub prefix: String,
+    /// `sns` or `end-user-messaging`.
+    pub transport: String,
+    /// The Region the SMS was sent from (where its feedback goes).
+    pub region: String,
+    pub message_id: String,
+    pub sent_at: SystemTime,
+    /// Until when a conversion event counts for this message (its code's validity).
+    pub valid_until: SystemTime,
+    /// The message was sent with `MessageFeedbackEnabled`: End User Messaging waits for its feedback.
+    pub feedback: bool,
+    /// `None` for a message no event converts: it is remembered, but never outstanding.
+    pub kind: Option<Kind>,
+}
+
+/// What a conversion event found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversion {
+    /// The user's outstanding message, now marked converted (by this event alone).
+    Converted(Box<SentMessage>),
+    /// The outstanding message was converted before (a redelivered or concurrent event).
+    AlreadyConverted,
+    /// No message of this kind is outstanding for the user (none sent, or its code no longer valid).
+    NoOutstandingMessage,
+}
+
 /// Records which messages were sent.
 pub trait Ledger: Send + Sync {
     /// Claims `key` until `lease_until`. A record whose lease has run out (its sender crashed or timed out) is
@@ -53,7 +127,18 @@ pub trait Ledger: Send + Sync {
     /// redelivery of the same event is told to retry until the claim's lease ends, then takes it over and
     /// sends the same code again. That is deliberate: the record cannot tell a sender that published but
     /// could not record it from one that crashed before publishing, and a code sent twice beats a code lost.
-    fn complete(&self, key: &str, message_id: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    ///
+    /// `sent` is remembered in the same request: on `key`'s record, and, for a message of a [`Kind`], as the
+    /// user's outstanding message of that kind (replacing an earlier one: the latest code is the one entered).
+    fn complete(&self, key: &str, sent: &SentMessage) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    /// Marks `user`'s outstanding message of `kind` converted, if one is outstanding at `now`; exactly one of
+    /// many concurrent or redelivered events finds it [`Conversion::Converted`].
+    fn convert(
+        &self,
+        user: &str,
+        kind: Kind,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Conversion, LedgerError>> + Send;
     /// Gives up a claim, so a later delivery may try again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
 
@@ -97,10 +182,18 @@ impl<L: Ledger> Ledger for Option<L> {
         }
     }
 
-    async fn complete(&self, key: &str, message_id: &str) -> Result<(), LedgerError> {
+    async fn complete(&self, key: &str, sent: &SentMessage) -> Result<(), LedgerError> {
         match self {
-            Some(ledger) => ledger.complete(key, message_id).await,
+            Some(ledger) => ledger.complete(key, sent).await,
             None => Ok(()),
+        }
+    }
+
+    /// Without a ledger nothing was remembered, so nothing is outstanding.
+    async fn convert(&self, user: &str, kind: Kind, now: SystemTime) -> Result<Conversion, LedgerError> {
+        match self {
+            Some(ledger) => ledger.convert(user, kind, now).await,
+            None => Ok(Conversion::NoOutstandingMessage),
         }
     }
 

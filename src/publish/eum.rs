@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::builders::SendTextMessageInputBuilder;
 use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::{SendTextMessageError, SendTextMessageInput};
 use aws_sdk_pinpointsmsvoicev2::types::{
-    AccessDeniedExceptionReason as Denied, ConflictExceptionReason as Conflict,
+    AccessDeniedExceptionReason as Denied, ConflictExceptionReason as Conflict, MessageFeedbackStatus,
     ServiceQuotaExceededExceptionReason as Quota, ValidationExceptionReason as Invalid,
 };
 use aws_sdk_pinpointsmsvoicev2::Client;
@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::sns::PerRegion;
-use super::{MessageAttributes, PublishError, Publisher};
+use super::{Feedback, FeedbackError, MessageAttributes, PublishError, Publisher};
 use crate::aws::{classify, Check, Failure};
 use crate::config::TextMessageOptions;
 use crate::destination::phone::PhoneNumber;
@@ -52,7 +52,8 @@ pub fn default_ttl(source: &TriggerSource) -> u32 {
 
 /// The `SendTextMessage` request for one message: the route's settings built at init, the `TimeToLive` of its
 /// trigger source (or `SMS_TTL_SECONDS`), a `Context` naming the trigger source and pool (nothing secret: it
-/// reaches the configuration set's event destinations), and `DryRun` with `SMS_DRY_RUN=on`.
+/// reaches the configuration set's event destinations), `DryRun` with `SMS_DRY_RUN=on` and
+/// `MessageFeedbackEnabled` with `SMS_MESSAGE_FEEDBACK=on`.
 pub fn text_message(
     phone: &PhoneNumber,
     body: &str,
@@ -74,6 +75,7 @@ pub fn text_message(
         .context("TriggerSource", attributes.source.to_string())
         .context("UserPoolId", attributes.pool)
         .set_dry_run(options.dry_run.then_some(true))
+        .set_message_feedback_enabled(options.feedback.then_some(true))
 }
 
 /// The request as JSON, with the API's field names: what a local run shows instead of sending.
@@ -94,6 +96,7 @@ pub fn request_json(r: &SendTextMessageInputBuilder) -> serde_json::Value {
         "TimeToLive": r.get_time_to_live(),
         "Context": r.get_context(),
         "DryRun": r.get_dry_run(),
+        "MessageFeedbackEnabled": r.get_message_feedback_enabled(),
     })
 }
 
@@ -144,6 +147,7 @@ impl Publisher for EumPublisher {
             .set_time_to_live(*r.get_time_to_live())
             .set_context(r.get_context().clone())
             .set_dry_run(*r.get_dry_run())
+            .set_message_feedback_enabled(*r.get_message_feedback_enabled())
             .send()
             .await
             .map_err(|e| text_message_error(&e))?;
@@ -157,6 +161,20 @@ impl Publisher for EumPublisher {
             Ok(_) => Check::Ready,
             Err(e) => Check::from_error(&e, &[]),
         }
+    }
+}
+
+impl Feedback for EumPublisher {
+    async fn received(&self, region: &str, message_id: &str) -> Result<(), FeedbackError> {
+        self.clients
+            .get(region)
+            .put_message_feedback()
+            .message_id(message_id)
+            .message_feedback_status(MessageFeedbackStatus::Received)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| FeedbackError(classify(&e).to_string()))
     }
 }
 

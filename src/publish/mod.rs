@@ -51,6 +51,17 @@ pub trait Publisher: Send + Sync {
     }
 }
 
+/// Tells the SMS service that a message's code was entered, so it counts the message delivered.
+pub trait Feedback: Send + Sync {
+    /// Reports the message `message_id`, sent from `region`, as received (`PutMessageFeedback`, `RECEIVED`).
+    fn received(&self, region: &str, message_id: &str) -> impl Future<Output = Result<(), FeedbackError>> + Send;
+}
+
+/// Why feedback could not be given: the service's error code only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("End User Messaging feedback could not be sent ({0}); the role needs sms-voice:PutMessageFeedback on the account's messages")]
+pub struct FeedbackError(pub String);
+
 /// The transports the function sends through: SNS, End User Messaging when a route uses it (each message
 /// goes the way its route says), or the local outbox.
 pub enum Transport {

@@ -94,7 +94,7 @@ mod tests {
         let attributes =
             MessageAttributes { route: routes.route_for(&phone), source: &TriggerSource::ForgotPassword, pool: "p" };
         let path = std::env::temp_dir().join(format!("outbox-{}.jsonl", fastrand::u64(..)));
-        let options = TextMessageOptions { ttl: None, dry_run: true };
+        let options = TextMessageOptions { ttl: None, dry_run: true, feedback: false };
         let outbox = Outbox::new(path.to_str().unwrap()).with_text_message_options(options);
         outbox.publish("eu-central-1", &phone, "Code 1", &attributes).await.unwrap();
         let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

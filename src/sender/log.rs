@@ -4,7 +4,7 @@
 use super::outcome::{Outcome, SendError};
 use super::Delivered;
 use crate::destination::attributes::TransportKind;
-use crate::destination::phone::Country;
+use crate::destination::phone::{logged_prefix, Country};
 use crate::gate::policy::Rule;
 use crate::probe::Finding;
 
@@ -21,6 +21,8 @@ pub(super) struct Trace {
     pub encoding: Option<&'static str>,
     /// The destination's country, when known.
     pub country: Option<Country>,
+    /// The destination's prefix (the gate's `prefix_digits`), for conversion per prefix; never the number.
+    pub prefix: Option<String>,
     /// Rules in monitor mode that would have refused the message.
     pub would_block: Vec<Rule>,
     /// The local outbox took the message: nothing was sent.
@@ -69,6 +71,7 @@ pub(super) fn log_outcome(t: &Trace, result: &Result<Delivered, SendError>) {
             sms_parts = t.sms_parts,
             encoding = t.encoding,
             country = t.country(),
+            prefix = t.prefix.as_deref().map(logged_prefix),
             would_block = t.would_block(),
             transport = t.transport,
             "{}",

@@ -17,19 +17,21 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::decrypt::{DecryptError, Decrypter};
-use crate::destination::phone::{country_of, Country, PhoneNumber};
+use crate::destination::attributes::TransportKind;
+use crate::destination::phone::{country_of, prefix_of, Country, PhoneNumber};
 use crate::destination::region::{is_region_name, pool_region, sns_region};
 use crate::destination::routing::{Route, Routes};
 use crate::gate::policy::{Mode, Policy};
 use crate::gate::source::{AppConfigSource, PolicySource};
 use crate::gate::{self, Counted, Counters, Subject};
-use crate::ledger::{message_key, Claim, Ledger, LedgerError};
+use crate::ledger::{message_key, Claim, Kind, Ledger, LedgerError, SentMessage};
 use crate::message::catalogue::{self, Catalogue};
 use crate::message::code::check_code;
 use crate::message::event::{truncate, CustomSmsSenderEvent, TriggerSource};
 use crate::message::sms_parts;
 use crate::message::template::{sign_in_name, unescape_password, Template};
 use crate::probe::Probe;
+use crate::publish::eum::default_ttl;
 use crate::publish::{MessageAttributes, PublishError, Publisher};
 use crate::telemetry::metrics::{self, Stage, Tally};
 use log::{log_finding, log_outcome, Trace};
@@ -43,6 +45,10 @@ const PROBE_BUDGET: Duration = Duration::from_millis(1500);
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 /// How long a claim in the ledger outlasts the invocation's deadline: time to write the outcome after it.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(1);
+/// The longest an SMS MFA code can be entered: the app client's authentication session, at most 15 minutes
+/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html>,
+/// `AuthSessionValidity`). A conversion counts for a message this long at least.
+const LONGEST_SESSION: Duration = Duration::from_secs(15 * 60);
 
 /// What the pipeline needs to know besides its ports.
 #[derive(Debug, Clone)]
@@ -63,6 +69,8 @@ pub struct Settings {
     pub policy_appconfig: Option<AppConfigSource>,
     /// `LOCAL_OUTBOX` is set: messages are written out, not sent, and the log says "would send".
     pub local_outbox: bool,
+    /// `SMS_MESSAGE_FEEDBACK`: End User Messaging messages are sent waiting for feedback.
+    pub message_feedback: bool,
 }
 
 impl Settings {
@@ -77,6 +85,7 @@ impl Settings {
             policy: config.policy.clone(),
             policy_appconfig: config.policy_appconfig.clone(),
             local_outbox: config.local_outbox.is_some(),
+            message_feedback: config.text_message.feedback,
         }
     }
 
@@ -128,6 +137,8 @@ struct Job<'a> {
     /// The user's `userName`, for the per-user limit.
     user: &'a str,
     country: Option<Country>,
+    /// The destination's prefix, as the gate and the ledger key it.
+    prefix: String,
     policy: Arc<Policy>,
 }
 
@@ -192,7 +203,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         }
         let sent = self.deliver(&job, &key, deadline, trace).await;
         let recorded = match &sent {
-            Ok(message_id) => self.complete(&key, message_id, deadline).await,
+            Ok(message_id) => self.complete(&key, &self.remembered(&job, message_id), deadline).await,
             // Sending failed: a later delivery must be free to try again.
             Err(_) => self.ledger.release(&key).await,
         };
@@ -201,6 +212,31 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
         }
         Ok(Delivered::Sent { message_id: sent? })
+    }
+
+    /// What the ledger remembers of `job`'s message, sent now as `message_id`; a message a conversion event
+    /// can report counts as a code sent (`CodesSent`).
+    fn remembered(&self, job: &Job<'_>, message_id: &str) -> SentMessage {
+        let now = SystemTime::now();
+        let transport = job.route.transport;
+        let sent = SentMessage {
+            pool: job.pool.to_owned(),
+            user: gate::hashed(&[job.pool, job.user]),
+            trigger_source: job.source.to_string(),
+            country: job.country.map(|c| c.as_ref().to_owned()),
+            prefix: job.prefix.clone(),
+            transport: transport.as_str().to_owned(),
+            region: job.region.to_owned(),
+            message_id: message_id.to_owned(),
+            sent_at: now,
+            valid_until: now + Duration::from_secs(default_ttl(job.source).into()).max(LONGEST_SESSION),
+            feedback: self.settings.message_feedback && transport == TransportKind::EndUserMessaging,
+            kind: Kind::of_message(job.source),
+        };
+        if sent.kind.is_some() {
+            metrics::record_code_sent(&sent.trigger_source, sent.country.as_deref());
+        }
+        sent
     }
 
     /// Everything that can be checked before any call: the event's shape, the pool, the number, the message,
@@ -237,7 +273,9 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             stop_or_note(block, trace)?;
         }
         let user = event.user_name.as_deref().unwrap_or("");
-        Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, policy })
+        let prefix = prefix_of(phone.as_e164(), policy.prefix_digits);
+        trace.prefix = Some(prefix.clone());
+        Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, prefix, policy })
     }
 
     /// Claims the message in the ledger, leasing it until the deadline plus [`LEASE_MARGIN`]. Without a table
@@ -256,11 +294,11 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
     }
 
     /// Marks the claimed message sent, retrying what is transient within the deadline.
-    async fn complete(&self, key: &str, message_id: &str, deadline: Deadline) -> Result<(), LedgerError> {
+    async fn complete(&self, key: &str, sent: &SentMessage, deadline: Deadline) -> Result<(), LedgerError> {
         if !self.ledger.records() {
             return Ok(());
         }
-        let complete = || self.ledger.complete(key, message_id);
+        let complete = || self.ledger.complete(key, sent);
         with_retries("idempotency", deadline, complete, LedgerError::is_transient, LedgerError::timeout).await
     }
 

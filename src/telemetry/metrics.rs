@@ -53,6 +53,15 @@ const WOULD_BLOCK: &str = "WouldBlock";
 const GATE_UNAVAILABLE: &str = "GateUnavailable";
 /// AppConfig policy documents not applied (unreachable or invalid), by `Outcome`.
 const POLICY_REFUSED: &str = "PolicyRefused";
+/// Codes sent that a conversion event can report entered (sign-up, resend, forgot password, MFA), by
+/// `TriggerSource` and `Country`: the denominator of the conversion rate.
+const CODES_SENT: &str = "CodesSent";
+/// Codes the user entered (a conversion event marked their message converted), by the message's
+/// `TriggerSource` and `Country`: the conversion rate is `Converted / CodesSent`.
+const CONVERTED: &str = "Converted";
+/// Conversion events by `Outcome` (`converted`, `no_outstanding_message`, `already_converted`,
+/// `conversion_failed`).
+const CONVERSION_EVENTS: &str = "ConversionEvents";
 
 /// The `Service` dimension, on every document.
 const SERVICE: &str = "Service";
@@ -166,6 +175,9 @@ pub fn init(settings: &Settings, service: &'static str) -> Result<(), MetricsErr
         WOULD_BLOCK,
         GATE_UNAVAILABLE,
         POLICY_REFUSED,
+        CODES_SENT,
+        CONVERTED,
+        CONVERSION_EVENTS,
     ] {
         describe_counter!(name, Unit::Count, "");
     }
@@ -234,12 +246,31 @@ pub fn record_delivery_failure(class: &str) {
 /// by `Rule` and `Country` (an ISO code, else `Other`; `None` when unknown), and in the `Service` roll-up.
 pub fn record_blocked(rule: &str, country: Option<&str>, monitor: bool) {
     let name = if monitor { WOULD_BLOCK } else { BLOCKED };
-    let country = match country {
-        None => NONE.to_owned(),
-        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => c.to_owned(),
-        Some(_) => OTHER.to_owned(),
-    };
-    counter!(name, "Rule" => name_dimension(rule), "Country" => country).increment(1);
+    counter!(name, "Rule" => name_dimension(rule), "Country" => country_dimension(country)).increment(1);
+    counter!(name).increment(1);
+}
+
+/// Counts a code sent that a conversion event can report ([`CODES_SENT`]).
+pub fn record_code_sent(trigger_source: &str, country: Option<&str>) {
+    by_source_and_country(CODES_SENT, trigger_source, country);
+}
+
+/// Counts a code entered ([`CONVERTED`]), by its message's trigger source and country.
+pub fn record_converted(trigger_source: &str, country: Option<&str>) {
+    by_source_and_country(CONVERTED, trigger_source, country);
+}
+
+/// Counts one conversion event by its outcome ([`CONVERSION_EVENTS`]).
+pub fn record_conversion_event(outcome: &str) {
+    counter!(CONVERSION_EVENTS, "Outcome" => name_dimension(outcome)).increment(1);
+}
+
+/// `name` by `TriggerSource` and `Country`, by `Country` alone and in the `Service` roll-up: the dimension sets
+/// [`CODES_SENT`] and [`CONVERTED`] share, so their ratio is the conversion rate at each level.
+fn by_source_and_country(name: &'static str, trigger_source: &str, country: Option<&str>) {
+    let (source, country) = (trigger_source_dimension(Some(trigger_source)), country_dimension(country));
+    counter!(name, "TriggerSource" => source, "Country" => country.clone()).increment(1);
+    counter!(name, "Country" => country).increment(1);
     counter!(name).increment(1);
 }
 
@@ -291,6 +322,15 @@ fn trigger_source_dimension(source: Option<&str>) -> String {
             TriggerSource::Unknown(_) => OTHER.to_owned(),
             known => known.to_string(),
         },
+    }
+}
+
+/// An ISO country code, else `Other`; `None` when unknown.
+fn country_dimension(country: Option<&str>) -> String {
+    match country {
+        None => NONE.to_owned(),
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => c.to_owned(),
+        Some(_) => OTHER.to_owned(),
     }
 }
 
@@ -361,6 +401,9 @@ mod tests {
         assert_eq!(region_dimension(Some("ap-northeast-1")), "ap-northeast-1");
         assert_eq!(region_dimension(Some("+12065550100")), OTHER);
         assert_eq!(region_dimension(None), NONE);
+        assert_eq!(country_dimension(Some("BR")), "BR");
+        assert_eq!(country_dimension(Some("+55")), OTHER);
+        assert_eq!(country_dimension(None), NONE);
         assert_eq!(name_dimension("kms_unavailable"), "kms_unavailable");
         assert_eq!(name_dimension("SpendingLimitReached"), "SpendingLimitReached");
         for bad in ["+12065550100", "123456", "sent 1", "", &"a".repeat(65)] {

@@ -392,7 +392,8 @@ def test_every_setting_of_the_function_is_a_parameter_and_no_local_setting_is_se
     # IDEMPOTENCY_TABLE is STATE_TABLE's old name (the function refuses both at once); the AppConfig extension's
     # port is the extension's own setting, left at its default (2772) by the template; the low-conversion rule's
     # judging unit stays at its default in a stack, whose history is kept per unit (the attack simulation sets it).
-    not_set = {"IDEMPOTENCY_TABLE", "AWS_APPCONFIG_EXTENSION_HTTP_PORT", "SMS_QUARANTINE_UNIT_SECONDS"}
+    # FUNCTION_ROLE is left at its default (sender) here; only the conversion function sets it.
+    not_set = {"IDEMPOTENCY_TABLE", "AWS_APPCONFIG_EXTENSION_HTTP_PORT", "SMS_QUARANTINE_UNIT_SECONDS", "FUNCTION_ROLE"}
     assert not_set <= read
     assert not (local | not_set) & set(ENV)
     assert read - local - not_set <= set(ENV), sorted(read - local - not_set - set(ENV))
@@ -672,7 +673,7 @@ WATCHER = plain(RES["DeliveryStatusWatcherFunction"])
 FAILURE_GROUP = "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure"
 ALARM_ACTION = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
 ALARMS = ["SmsSpendAlarm", "SpendingLimitReachedAlarm", "SandboxAlarm", "FailureRateAlarm", "DeadLetterQueueAlarm",
-          "BlockSurgeAlarm", "BudgetReachedAlarm", "GateUnavailableAlarm", "PolicyRefusedAlarm"]
+          "BlockSurgeAlarm", "BudgetReachedAlarm", "GateUnavailableAlarm", "PolicyRefusedAlarm", "LowConversionAlarm"]
 
 
 def rust_const(path: str, name: str) -> str:
@@ -1177,3 +1178,53 @@ def test_the_protect_configuration_blocks_each_country_of_the_parameter():
     assert all(pattern.fullmatch(v) for v in ("", "IR", "IR,KP", ten))
     assert not any(pattern.fullmatch(v) for v in ("ir", "IR,", "IR;KP", "IRN", ten + ",KK", "IR, KP"))
     assert len(ten) == int(PARAMS["ProtectBlockedCountries"]["MaxLength"])
+
+
+# ----------------------------------------------------------------------------------- conversion feedback --
+CONVERSION = plain(RES["ConversionFunction"])
+
+
+def test_the_conversion_function_is_the_same_binary_in_its_role_with_its_own_short_limits():
+    assert CONVERSION["Metadata"] == FN["Metadata"]
+    p = CONVERSION["Properties"]
+    assert (p["CodeUri"], p["Handler"], p["Runtime"]) == (".", "bootstrap", "provided.al2023")
+    # Cognito waits 5 s for a synchronous trigger; the function answers within its 1 s budget.
+    budget = re.search(r"BUDGET: Duration = Duration::from_secs\((\d+)\)", (ROOT / "src/conversion/mod.rs").read_text())
+    assert int(budget.group(1)) < p["Timeout"] < 5
+    env = p["Environment"]["Variables"]
+    assert env["FUNCTION_ROLE"] == "conversion" and env["STATE_TABLE"] == ENV["STATE_TABLE"]
+    assert "KMS_KEY_ARN" not in env and "EventInvokeConfig" not in p
+    assert ENV["SMS_MESSAGE_FEEDBACK"] == {"Ref": "MessageFeedback"} and PARAMS["MessageFeedback"]["Default"] == "off"
+
+
+def test_the_conversion_role_converts_and_reports_and_nothing_else():
+    role = statements("ConversionRole")
+    actions = sorted(a for s in role for a in as_list(s["Action"]))
+    assert actions == sorted(["logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:UpdateItem", "dynamodb:GetItem",
+                              "sms-voice:PutMessageFeedback"])
+    assert find(role, "dynamodb:UpdateItem")["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    assert find(role, "logs:PutLogEvents")["Resource"] == {"Fn::GetAtt": ["ConversionLogGroup", "Arn"]}
+
+
+def test_the_new_pool_sends_its_post_confirmation_and_post_authentication_to_the_conversion_function():
+    config = plain(RES["UserPool"]["Properties"])["LambdaConfig"]
+    name = sub(CONVERSION["Properties"]["FunctionName"])
+    for trigger in ("PostConfirmation", "PostAuthentication"):
+        assert sub(config[trigger]) == f"arn:aws:lambda:us-east-1:123456789012:function:{name}", trigger
+    permission = plain(RES["ConversionInvokePermission"]["Properties"])
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["ConversionFunction", "Arn"]}
+    assert permission["SourceArn"] == plain(RES["CognitoInvokePermission"]["Properties"])["SourceArn"]
+
+
+def test_low_conversion_alarm_divides_converted_by_codes_sent_with_the_same_dimensions():
+    p = plain(RES["LowConversionAlarm"]["Properties"])
+    metrics = {m["Id"]: m for m in p["Metrics"]}
+    names = {i: metrics[i]["MetricStat"]["Metric"]["MetricName"] for i in ("sent", "converted")}
+    assert names == {"sent": rust_const(METRICS_RS, "CODES_SENT"), "converted": rust_const(METRICS_RS, "CONVERTED")}
+    assert metrics["sent"]["MetricStat"]["Metric"]["Dimensions"] == metrics["converted"]["MetricStat"]["Metric"]["Dimensions"]
+    cond, every, one = metrics["sent"]["MetricStat"]["Metric"]["Dimensions"]["Fn::If"]
+    assert cond == "AllCountries" and every == [{"Name": "Service", "Value": rust_const(METRICS_RS, "SENDER")}]
+    assert one[1] == {"Name": "Country", "Value": {"Ref": "ConversionAlarmCountry"}}
+    expression = sub(metrics["rate"]["Expression"], ConversionAlarmMinCodes="20")
+    assert expression == "IF(FILL(sent, 0) >= 20, 100 * FILL(converted, 0) / FILL(sent, 0), 100)"
+    assert (p["ComparisonOperator"], p["Threshold"]) == ("LessThanThreshold", {"Ref": "ConversionAlarmPercent"})

@@ -473,3 +473,37 @@ def test_deprecated_unused_account_validity_days_is_dropped_only_when_superseded
     assert request["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": False}
     request = wire.build_update_request(copy.deepcopy(base), _input_shape(), {})
     assert request["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 7
+
+
+CONVERSION_ARN = fn("stack-sms-conversion")
+
+
+def test_wires_the_conversion_triggers_and_keeps_every_other_one(cognito, aws_env):
+    pool_id = cognito.create_user_pool(PoolName="p", LambdaConfig={"PreSignUp": fn("pre-sign-up")})["UserPool"]["Id"]
+    result = run(*wire_args(pool_id, KEY_ARN, "--conversion-arn", CONVERSION_ARN), env=aws_env)
+    assert result.returncode == 0, result.stderr
+    after = describe(cognito, pool_id)["LambdaConfig"]
+    assert (after["PostConfirmation"], after["PostAuthentication"]) == (CONVERSION_ARN, CONVERSION_ARN)
+    assert after["PreSignUp"] == fn("pre-sign-up") and after["CustomSMSSender"]["LambdaArn"] == FUNCTION_ARN
+    again = run(*wire_args(pool_id, KEY_ARN, "--conversion-arn", CONVERSION_ARN), env=aws_env)
+    assert again.returncode == 0 and "nothing to change" in again.stdout
+
+
+@pytest.mark.parametrize("trigger", ["PostConfirmation", "PostAuthentication"])
+def test_refuses_to_replace_a_teams_own_conversion_trigger_unless_told(cognito, aws_env, trigger):
+    pool_id = cognito.create_user_pool(PoolName="p", LambdaConfig={trigger: fn("team-hook")})["UserPool"]["Id"]
+    before = describe(cognito, pool_id)
+    refused = run(*wire_args(pool_id, KEY_ARN, "--conversion-arn", CONVERSION_ARN), env=aws_env)
+    assert refused.returncode == 2, refused.stderr
+    assert f"{trigger} runs {fn('team-hook')}" in refused.stderr and "--replace-triggers" in refused.stderr
+    assert "docs/deploy.md" in refused.stderr
+    assert describe(cognito, pool_id) == before, "nothing written"
+
+    told = run(*wire_args(pool_id, KEY_ARN, "--conversion-arn", CONVERSION_ARN, "--replace-triggers"), env=aws_env)
+    assert told.returncode == 0, told.stderr
+    assert describe(cognito, pool_id)["LambdaConfig"][trigger] == CONVERSION_ARN
+
+
+def test_refuses_a_qualified_conversion_arn(aws_env):
+    result = run(*wire_args("us-east-1_AbC123", KEY_ARN, "--conversion-arn", CONVERSION_ARN + ":live"), env=aws_env)
+    assert result.returncode == 2 and "--conversion-arn" in result.stderr

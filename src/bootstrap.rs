@@ -1,0 +1,114 @@
+//! The Lambda bootstrap's event loop: the function built for its `FUNCTION_ROLE` once, and each event handed to
+//! the handler its `triggerSource` names: conversion events (post confirmation, post authentication) to
+//! [`crate::conversion`], everything else to [`crate::sender`].
+
+use aws_config::SdkConfig;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use crate::aws;
+use crate::config::{self, Config, Env, FunctionRole};
+use crate::conversion::event::Trigger;
+use crate::conversion::Converter;
+use crate::gate::{Conversions, CounterError, Scope};
+use crate::ledger::dynamodb::DynamoLedger;
+use crate::ledger::Ledger;
+use crate::publish::eum::EumPublisher;
+use crate::publish::sns::publishing_config;
+use crate::sender::outcome::Outcome;
+use crate::sender::retry::Deadline;
+use crate::sender::{warmup, wiring};
+use crate::telemetry::metrics;
+
+/// Conversions are not counted for the gate by this build: no adapter of [`Conversions`] for the state table
+/// exists yet, so the low-conversion rule has nothing to weigh.
+pub struct NotCounted;
+
+impl Conversions for NotCounted {
+    async fn converted(&self, _scope: &Scope, _sent_at: std::time::SystemTime) -> Result<(), CounterError> {
+        Ok(())
+    }
+}
+
+/// The conversion handler as deployed.
+pub type ConversionApp = Converter<Option<DynamoLedger>, EumPublisher, NotCounted>;
+
+/// Reads the configuration, builds the function once and serves events until the Runtime API stops. Every
+/// failure has logged its one line when this returns `Err`.
+pub async fn serve() -> Result<(), ()> {
+    let env = Env::process();
+    let metric_settings = metrics::Settings::from_env(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
+    metrics::init(&metric_settings, metrics::SENDER).map_err(|e| cannot_start(Outcome::InitError, &e))?;
+    metrics::record_cold_start();
+    let role = FunctionRole::read(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
+    // Settings are checked before the SDK configuration loads: a setting's error is then the only line.
+    let (sender, converter) = match role {
+        FunctionRole::Sender => {
+            let config = Config::read(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
+            let sdk = aws::aws_config().await;
+            let app = wiring::build(&config, &sdk).await.map_err(|e| cannot_start(Outcome::InitError, &e))?;
+            (Some(start_sender(app, &config, &env).await), converter(&sdk, &config).await)
+        }
+        FunctionRole::Conversion => {
+            let table = config::conversion_table(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
+            let sdk = aws::aws_config().await;
+            let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &table.name, table.ttl);
+            let converter = Converter::new(Some(ledger), EumPublisher::new(&sdk, Default::default()), NotCounted);
+            // Opens the table's connection before the first sign-in waits on it.
+            warmup::within_budget(converter.ledger.warm_up()).await;
+            (None, converter)
+        }
+    };
+    let converter: &'static ConversionApp = Box::leak(Box::new(converter));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let result = match (Trigger::of(&event.payload), sender) {
+            (Some(_), _) => Ok(converter.handle(&event.payload).await),
+            (None, Some(app)) => {
+                app.handle_until(&event.payload, Deadline::from_system_time(event.context.deadline())).await
+            }
+            (None, None) => Ok(not_for_this_function(&event.payload)),
+        };
+        metrics::flush();
+        result
+    }))
+    .await
+    .map_err(|e| tracing::error!(reason = %e, "the Lambda Runtime API connection failed"))
+}
+
+/// The sender, built once for the process ('static so a background warm-up can share it), warmed up.
+async fn start_sender(app: wiring::App, config: &Config, env: &Env<'_>) -> &'static wiring::App {
+    let app: &'static wiring::App = Box::leak(Box::new(app));
+    if config.warm_up {
+        if warmup::awaited_at_init(env.get("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref()) {
+            app.warm_up().await.log();
+        } else {
+            tokio::spawn(async move { app.warm_up().await.log() });
+        }
+    }
+    app
+}
+
+/// The conversion handler beside the sender, on the same table; feedback through the role SMS are sent with.
+async fn converter(sdk: &SdkConfig, config: &Config) -> ConversionApp {
+    let ledger = config
+        .state_table
+        .as_ref()
+        .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), &table.name, table.ttl));
+    let publishing = publishing_config(sdk, config.caller_role.as_ref()).await;
+    Converter::new(ledger, EumPublisher::new(&publishing, config.text_message), NotCounted)
+}
+
+/// A custom SMS sender event sent to a function deployed for conversion events only: answered unchanged.
+fn not_for_this_function(payload: &Value) -> Value {
+    tracing::error!(
+        outcome = Outcome::UnknownTriggerSource.as_str(),
+        reason = "this function is deployed with FUNCTION_ROLE=conversion and handles only post confirmation and post authentication events; set the pool's CustomSMSSender to the sender function",
+        "event not handled"
+    );
+    payload.clone()
+}
+
+/// The one line of a function that cannot start.
+fn cannot_start(outcome: Outcome, reason: &dyn std::fmt::Display) {
+    tracing::error!(outcome = outcome.as_str(), reason = %reason, "cannot start");
+}
