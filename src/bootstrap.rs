@@ -7,10 +7,11 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 use crate::aws;
+use crate::config::StateTable;
 use crate::config::{self, Config, Env, FunctionRole};
 use crate::conversion::event::Trigger;
 use crate::conversion::Converter;
-use crate::gate::{Conversions, CounterError, Scope};
+use crate::gate::dynamodb::DynamoCounters;
 use crate::ledger::dynamodb::DynamoLedger;
 use crate::ledger::Ledger;
 use crate::publish::eum::EumPublisher;
@@ -20,18 +21,16 @@ use crate::sender::retry::Deadline;
 use crate::sender::{warmup, wiring};
 use crate::telemetry::metrics;
 
-/// Conversions are not counted for the gate by this build: no adapter of [`Conversions`] for the state table
-/// exists yet, so the low-conversion rule has nothing to weigh.
-pub struct NotCounted;
-
-impl Conversions for NotCounted {
-    async fn converted(&self, _scope: &Scope, _sent_at: std::time::SystemTime) -> Result<(), CounterError> {
-        Ok(())
-    }
-}
-
 /// The conversion handler as deployed.
-pub type ConversionApp = Converter<Option<DynamoLedger>, EumPublisher, NotCounted>;
+pub type ConversionApp = Converter<Option<DynamoLedger>, EumPublisher, Option<DynamoCounters>>;
+
+/// The ledger and the gate's conversion counters in the state table, as the sender keeps them (the same judging
+/// unit, so a conversion lands in the unit its code was counted in).
+pub fn state(sdk: &SdkConfig, table: &StateTable) -> (DynamoLedger, DynamoCounters) {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let counters = DynamoCounters::new(client.clone(), &table.name).with_judging_unit(table.quarantine_unit);
+    (DynamoLedger::new(client, &table.name, table.ttl), counters)
+}
 
 /// Reads the configuration, builds the function once and serves events until the Runtime API stops. Every
 /// failure has logged its one line when this returns `Err`.
@@ -52,8 +51,8 @@ pub async fn serve() -> Result<(), ()> {
         FunctionRole::Conversion => {
             let table = config::conversion_table(&env).map_err(|e| cannot_start(Outcome::ConfigError, &e))?;
             let sdk = aws::aws_config().await;
-            let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), &table.name, table.ttl);
-            let converter = Converter::new(Some(ledger), EumPublisher::new(&sdk, Default::default()), NotCounted);
+            let (ledger, counters) = state(&sdk, &table);
+            let converter = Converter::new(Some(ledger), EumPublisher::new(&sdk, Default::default()), Some(counters));
             // Opens the table's connection before the first sign-in waits on it.
             warmup::within_budget(converter.ledger.warm_up()).await;
             (None, converter)
@@ -90,12 +89,9 @@ async fn start_sender(app: wiring::App, config: &Config, env: &Env<'_>) -> &'sta
 
 /// The conversion handler beside the sender, on the same table; feedback through the role SMS are sent with.
 async fn converter(sdk: &SdkConfig, config: &Config) -> ConversionApp {
-    let ledger = config
-        .state_table
-        .as_ref()
-        .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), &table.name, table.ttl));
+    let (ledger, counters) = config.state_table.as_ref().map(|table| state(sdk, table)).unzip();
     let publishing = publishing_config(sdk, config.caller_role.as_ref()).await;
-    Converter::new(ledger, EumPublisher::new(&publishing, config.text_message), NotCounted)
+    Converter::new(ledger, EumPublisher::new(&publishing, config.text_message), counters)
 }
 
 /// A custom SMS sender event sent to a function deployed for conversion events only: answered unchanged.

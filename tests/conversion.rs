@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_sms_sender::config::Config;
 use cognito_sms_sender::conversion::Converter;
 use cognito_sms_sender::decrypt::esdk;
@@ -336,4 +337,43 @@ async fn a_code_past_its_validity_is_not_converted() {
 
 fn epoch(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[tokio::test]
+async fn a_conversion_counts_for_the_low_conversion_rule_in_the_unit_its_code_was_sent_in() {
+    let d = deployment(&[("SMS_QUARANTINE", "on")]).await;
+    let (user, to) = ("conv-user-q", phone(9));
+    d.send(&TriggerSource::SignUp, user, &to).await;
+    // The conversion handler as the bootstrap builds it: the ledger and the gate's counters in the state table.
+    let vars = [("STATE_TABLE", d.table.as_str()), ("LOCAL_DEV_KEY_FILE", "unused"), ("SMS_QUARANTINE", "on")];
+    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
+    let sdk = eum_emulator().sdk_config().await;
+    let (ledger, counters) = cognito_sms_sender::bootstrap::state(&sdk, config.state_table.as_ref().unwrap());
+    let converter = Converter::new(Some(ledger), EumPublisher::new(&sdk, Default::default()), Some(counters));
+    let event = conversion("PostConfirmation_ConfirmSignUp", user, &to);
+    assert_eq!(converter.handle(&event).await, event);
+
+    let item = aws_sdk_dynamodb::Client::new(&moto().sdk_config())
+        .get_item()
+        .table_name(&d.table)
+        .key("pk", AttributeValue::S(cognito_sms_sender::gate::watch_key(POOL, "+1206557")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default();
+    // Counts per unit are attributes named by a letter and the unit's number.
+    let unit_of = |k: &str, letter: char| {
+        k.strip_prefix(letter).filter(|u| u.chars().all(|c| c.is_ascii_digit()) && !u.is_empty()).map(str::to_owned)
+    };
+    let count = |letter: char| -> u64 {
+        item.iter()
+            .filter(|(k, _)| unit_of(k, letter).is_some())
+            .map(|(_, v)| v.as_n().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    // One code sent and one entered, in the same unit (`s<unit>` and `c<unit>`).
+    assert_eq!((count('s'), count('c')), (1, 1), "{item:?}");
+    let sent_unit = item.keys().find_map(|k| unit_of(k, 's')).unwrap();
+    assert!(item.contains_key(&format!("c{sent_unit}")), "{item:?}");
 }
