@@ -137,7 +137,10 @@ def main():
     took, answers = run(args.binary, events, {**common, "FUNCTION_ROLE": "conversion"})
     baseline = moto_update_item(endpoint, table, len(events))
     moto.stdin.close()
-    moto.wait(10)
+    try:
+        moto.wait(10)
+    except subprocess.TimeoutExpired:
+        moto.kill()
     assert answers == events, "every conversion event is answered unchanged"
     print(f"cold (first event): {took[0] * 1000:.1f} ms; {args.users} users, {len(events)} conversion events")
     print("| path | events | p50 ms | p99 ms | max ms |")
