@@ -9,6 +9,10 @@ countries, premium-rate numbers, and numbers in countries the team does not serv
 replayed under each policy (each with its own DynamoDB state table), and every event's outcome and rule is
 read from the bootstrap's own outcome log line. Prints a markdown table and writes bench/attack-results.md.
 
+`--scenario slow` (issue 14, item 7) is the attack fixed limits cannot see: a few SMS per prefix per hour over
+many prefixes of one country, for days, time-compressed, beside legitimate users who enter most of their codes
+(conversion events to the same bootstrap), against the low-conversion rule.
+
 Normally started by bench/attack, which makes the venv. See bench/README.md, "Attack simulation".
 """
 
@@ -648,6 +652,12 @@ def read_outcomes(workers, events, answers):
             said = None
         if kind != "response" or (results[i] and is_sms(events[i]) and said != results[i][0]):
             problems.append(f"event {i}: {kind} {body[:200]!r}, log says {results[i]}")
+    # A conversion follows its user's last code: converted if that code went out, and never a failure.
+    for i, e in enumerate(events):
+        outcome = (results[i] or ("missing",))[0]
+        if not is_sms(e) and (outcome not in ("converted", "no_outstanding_message")
+                              or (results[e["after"]] or ("",))[0] == "sent" and outcome != "converted"):
+            problems.append(f"event {i}: a conversion event was {outcome}; its code was {results[e['after']]}")
     return results, problems
 
 
