@@ -262,8 +262,8 @@ def make_slow_traffic(args):
         for h in range(args.attack_hours):
             for p in sorted(prefixes):
                 walked[p] += 1  # consecutive numbers, as an attack walks a range
-                timeline.append({"kind": "slow", "country": "GB", "phone": f"+44{p}{walked[p]:04d}", "trigger": "SignUp",
-                                 "user": str(uuid.UUID(int=rng.getrandbits(128))),
+                timeline.append({"kind": "slow", "country": "GB", "phone": f"+44{p}{walked[p]:04d}",
+                                 "trigger": "SignUp", "user": str(uuid.UUID(int=rng.getrandbits(128))),
                                  "hour": 24 * day + h + rng.uniform(0, 0.8)})
     timeline.sort(key=lambda e: e["hour"])
     index = {id(e): i for i, e in enumerate(timeline)}
@@ -682,8 +682,8 @@ async def replay(args, binary, moto, key_arn, name, events, work):
     t1, moto_cpu = time.time(), moto.cpu() - moto0
     results, problems = read_outcomes(workers, events, answers)
     # The slow attack's windows are scaled, not clock hours and days.
-    crossed = [u for u, fmt in (("hour", "%Y%m%d%H"), ("day", "%Y%m%d"))
-               if args.scenario == "burst" and time.strftime(fmt, time.gmtime(t0)) != time.strftime(fmt, time.gmtime(t1))]
+    crossed = [u for u, fmt in (("hour", "%Y%m%d%H"), ("day", "%Y%m%d")) if args.scenario == "burst"
+               and time.strftime(fmt, time.gmtime(t0)) != time.strftime(fmt, time.gmtime(t1))]
     conversions = {}
     for e, r in zip(events, results):
         if not is_sms(e):
@@ -787,8 +787,9 @@ def report(args, runs, events, prices, meta):
         "",
         f"Time: {meta['seconds']:.0f} s for the whole run, the policies side by side ({args.parallel} at a time, "
         "each with its own moto). Per policy: " + "; ".join(
-            f"{r['label']} {r['seconds']:.0f} s replaying (CPU: function {1000 * r['function_cpu'] / meta['events']:.0f} ms, "
-            f"moto {1000 * r['moto_cpu'] / meta['events']:.0f} ms per event) after {r['encrypt_seconds']:.0f} s encrypting"
+            f"{r['label']} {r['seconds']:.0f} s replaying (CPU: function "
+            f"{1000 * r['function_cpu'] / meta['events']:.0f} ms, moto {1000 * r['moto_cpu'] / meta['events']:.0f} ms "
+            f"per event) after {r['encrypt_seconds']:.0f} s encrypting"
             for r in runs) + f". Load average at the end: {meta['load'][0]:.1f}.",
         *notes,
     ]).rstrip() + "\n"
@@ -977,18 +978,21 @@ async def run(args):
             f"{os.path.join(args.work, r['name'])}")
         for p in r["problems"][:5]:
             log(f"  {p}")
-    # The goal: the burst attack nearly all stopped by the recommended policy; the slow one mostly stopped by the
-    # quarantine. Legitimate traffic not, either way.
+    return 1 if bad or not goal_met(args, runs, len(events) - n_legit, n_legit) else 0
+
+
+def goal_met(args, runs, n_attack, n_legit):
+    """The goal, logged: the burst attack nearly all stopped by the recommended policy, the slow one mostly
+    stopped by the quarantine; legitimate traffic not, either way. Met when that policy did not run."""
     name, share = ("recommended", 0.99) if args.scenario == "burst" else ("quarantine", 0.5)
     goal = [r for r in runs if r["name"] == name]
-    if goal:
-        s = goal[0]["summary"]
-        ok = s["attack_blocked"] >= share * (len(events) - n_legit) and s["legit_blocked"] <= 0.001 * n_legit
-        log(f"goal ({goal[0]['label']}: at least {100 * share:.0f} % of attack SMS blocked, at most 0.1 % of "
-            f"legitimate): {'met' if ok else 'NOT met'}")
-        if not ok:
-            return 1
-    return 1 if bad else 0
+    if not goal:
+        return True
+    s = goal[0]["summary"]
+    ok = s["attack_blocked"] >= share * n_attack and s["legit_blocked"] <= 0.001 * n_legit
+    log(f"goal ({goal[0]['label']}: at least {100 * share:.0f} % of attack SMS blocked, at most 0.1 % of "
+        f"legitimate): {'met' if ok else 'NOT met'}")
+    return ok
 
 
 SLOW_HEADING = "## Slow attack with conversions"
