@@ -15,11 +15,13 @@
 //! - [`config`]: every setting, read once at init; `config/env.rs` is the one environment lookup (empty =
 //!   unset, on/off, bounded seconds). Imports [`message`] and [`destination`] to check what it reads.
 //! - [`decrypt`], [`publish`], [`probe`], [`ledger`]: the ports. Decrypting the code (Encryption SDK),
-//!   sending the SMS (SNS, End User Messaging, the local outbox, or the test numbers' SQS queue), asking about the account (sandbox, spend), remembering what
-//!   was sent (DynamoDB). Each imports [`aws`] and the plain modules, never [`sender`].
+//!   sending the SMS (SNS, End User Messaging, the local outbox, or the test numbers' SQS queue), asking about
+//!   the account (sandbox, spend; per transport), remembering what was sent and what was converted (DynamoDB).
+//!   Each imports [`aws`] and the plain modules, never [`sender`].
 //! - [`gate`]: the abuse gate against SMS pumping. The policy (countries, kinds of number, velocity limits,
-//!   budget; enforce or monitor) and its live source (AppConfig), the stateless screen, and the counters port
-//!   with its DynamoDB adapter. Imports [`destination`], [`toml_file`] and [`telemetry`], never [`sender`].
+//!   budget, the low-conversion quarantine; enforce or monitor) and its live source (AppConfig), the stateless
+//!   screen, and the counters and conversions ports with their DynamoDB adapter. Imports [`destination`],
+//!   [`toml_file`] and [`telemetry`], never [`sender`].
 //! - [`aws`]: what every AWS adapter shares: the SDK configuration and its HTTPS client, the one classifier
 //!   of SDK errors, the warm-up [`aws::Check`].
 //! - [`sender`]: the custom SMS sender. The pipeline, its outcomes and log line, retries within the
@@ -38,8 +40,9 @@
 //!   as Cognito does (for the commands and the tests).
 //! - [`toml_file`]: reading the TOML settings files, and their one error shape (file, key, reason).
 //!
-//! The binaries (`main.rs`, through [`bootstrap`], and `bin/delivery-status-watcher.rs`) only wire: logging, configuration, clients
-//! built once, and `lambda_runtime::run`.
+//! The binaries (`main.rs`, through [`bootstrap`], and `bin/delivery-status-watcher.rs`) only wire: logging,
+//! configuration, clients built once, and `lambda_runtime::run`. `vendor/regex-cache` is a dependency patched
+//! for the cold start (its `PATCH.md` says what and why).
 
 pub mod aws;
 pub mod bootstrap;
