@@ -349,7 +349,8 @@ class Backend:
         """Every SMS published so far, oldest first, by SNS and by End User Messaging:
         ([{phone_number, message, …}], [...])."""
         if self.kind == "moto":
-            return (http_json(f"{self.url}/moto-api/data.json", timeout=60).get("sns", {}).get("SMS", []), self.eum_stub.sms()[0])
+            # moto dumps all its state here, the state table's thousands of items included: it can take minutes.
+            return (http_json(f"{self.url}/moto-api/data.json", timeout=600).get("sns", {}).get("SMS", []), self.eum_stub.sms()[0])
         return (http_json(f"{self.url}/_stub/sms?from=0", timeout=60), [])
 
     def sms_since(self, before):
