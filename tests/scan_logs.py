@@ -107,6 +107,13 @@ def in_digit_token(digits: str, text: str) -> bool:
     return any(digits in token for token in re.findall(r"[0-9A-Za-z]+", text) if token.isdigit())
 
 
+def in_plain_text(digits: str, text: str) -> bool:
+    """Whether `digits` stand on their own in `text`, or in a short word, not inside a long hex or base64 blob (a
+    signature, a digest: 16 characters or more, not all digits), whose digits are random."""
+    return any(re.search(rf"(?<!\d){digits}(?!\d)", token) for token in re.findall(r"[0-9A-Za-z]+", text)
+               if len(token) < 16 or token.isdigit())
+
+
 def leaks(line: str, secrets: list[str]) -> list[str]:
     """What in `line` gives a secret (or the marker) away: a description per finding, never the secret."""
     found = []
@@ -115,7 +122,7 @@ def leaks(line: str, secrets: list[str]) -> list[str]:
     for index, secret in enumerate(s for s in [*secrets, MARKER] if s):
         if any(appears(f, t) for f in forms(secret) for t in texts):
             found.append(f"secret #{index} ({len(secret)} chars) as text, hex, bytes or base64")
-        elif any(re.search(rf"(?<!\d){d}(?!\d)", t) if not PHONE.match(secret) else in_digit_token(d, t)
+        elif any(in_plain_text(d, t) if not PHONE.match(secret) else in_digit_token(d, t)
                  for d in digit_forms(secret) for t in collapsed):
             found.append(f"secret #{index} ({len(secret)} chars) by its digits")
     if any(UNMASKED.search(t) for t in collapsed):

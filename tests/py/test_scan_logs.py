@@ -33,6 +33,7 @@ def b64_inside(prefix: bytes, secret: str) -> str:
 LEAKS = {
     "code as text": line(message=f"code {CODE}"),
     "code digits alone": line(code_digits=482913),
+    "code digits in a short word": line(message="otp482913"),
     "code as byte-array Debug": line(esdk_error=f"Plaintext {{ bytes: {list(CODE.encode())} }}"),
     "code as hex": line(body=CODE.encode().hex()),
     "code as HEX": line(body=CODE.encode().hex().upper()),
@@ -61,6 +62,9 @@ CLEAN = [
     line(outcome="sent", phone="+1******0147", message_id="3f1e6a4c-8b1d-4a5e-9f3a-2c7d9e0b1a2f", sms_parts=1),
     line(message="retrying", call="kms", attempt=2, elapsed_ms=482, reason="ThrottlingException"),
     line(message="user pool", user_pool_id="us-east-1_X\n{\"outcome\":\"sent\"}", trigger_source="CustomSMSSender_SignUp"),
+    # A SigV4 canonical request's payload hash: random hex whose digits happen to hold the code's (this one did).
+    line(canonical_request="POST\n/\n\nx-amz-target:DynamoDB_20120810.TransactWriteItems\n\n"
+                           "74084d482913ceb129d4067d3fc1ef201c093599f3d63d7c4f26f71901fde4fb"),
 ]
 
 
