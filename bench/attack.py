@@ -277,7 +277,7 @@ def make_slow_traffic(args):
 
 def slow_policies(unit, work):
     """The recommended policy with every window scaled to simulated hours of `unit` seconds, without and with
-    the low-conversion rule (its defaults, the cooling-off scaled too: a policy file in `work`)."""
+    the low-conversion rule (its defaults, the cooling-off and its most scaled too: a policy file in `work`)."""
     day = 24 * unit
     recommended = {
         "SMS_ALLOWED_COUNTRIES": SERVED,
@@ -291,7 +291,7 @@ def slow_policies(unit, work):
     policy_file = os.path.join(work, "quarantine.toml")
     os.makedirs(work, exist_ok=True)
     with open(policy_file, "w") as f:
-        f.write(f'[quarantine]\ncooling_off = "{day}s"\n')
+        f.write(f'[quarantine]\ncooling_off = "{day}s"\nmax_cooling_off = "{7 * day}s"\n')
     return {
         "recommended": ("recommended", recommended),
         "quarantine": ("recommended + quarantine", dict(recommended, SMS_QUARANTINE="on", SMS_POLICY_FILE=policy_file)),
@@ -824,9 +824,9 @@ def slow_intro(args, runs, n_legit, n_attack, meta):
         f"## Slow attack with conversions: {meta['date']}",
         "",
         f"Time-compressed: one simulated hour is {unit} s (`SMS_QUARANTINE_UNIT_SECONDS={unit}`), every window of "
-        f"the recommended policy is scaled with it (a day is {24 * unit} s) and so is the quarantine's cooling-off "
-        f"(`quarantine.toml`: `cooling_off = \"{24 * unit}s\"`; `codes` and `min_conversion` at their defaults, "
-        f"10 and 20 %). {args.days} simulated days. {n_legit:,} legitimate SMS from {meta['users']:,} users in "
+        f"the recommended policy is scaled with it (a day is {24 * unit} s) and so are the quarantine's cooling-off "
+        f"and its most (`quarantine.toml`: `cooling_off = \"{24 * unit}s\"`, `max_cooling_off = \"{7 * 24 * unit}s\"`; "
+        f"`codes`, `min_conversion` and `probation` at their defaults, 10, 20 % and 3). {args.days} simulated days. {n_legit:,} legitimate SMS from {meta['users']:,} users in "
         f"{len(LEGIT_COUNTRIES)} countries (about {args.users_per_hour:g} an hour, resends included); "
         f"{100 * args.convert:.0f} % of users enter their last code a few simulated minutes later (a "
         f"`PostConfirmation_ConfirmSignUp`, `PostConfirmation_ConfirmForgotPassword` or "
@@ -849,14 +849,20 @@ def slow_days(args, runs, events):
     out = ["", "Attack SMS sent per simulated day (sent of total):", "",
            "| policy | " + " | ".join(f"day {d + 1}" for d in days) + " |", "|---|" + "---:|" * len(days)]
     for run in runs:
-        sent, total = [0] * args.days, [0] * args.days
-        for e, r in zip(events, run["results"]):
-            if e["kind"] != "legit":
-                d = min(int(e["hour"] // 24), args.days - 1)
-                total[d] += 1
-                sent[d] += bool(r) and r[0] == "sent"
+        sent, total = attack_by_day(args, run, events)
         out.append(f"| {run['label']} | " + " | ".join(f"{s:,} of {t:,}" for s, t in zip(sent, total)) + " |")
     return out
+
+
+def attack_by_day(args, run, events):
+    """The attack SMS sent and in all, per simulated day, in one policy's run."""
+    sent, total = [0] * args.days, [0] * args.days
+    for e, r in zip(events, run["results"]):
+        if e["kind"] != "legit":
+            d = min(int(e["hour"] // 24), args.days - 1)
+            total[d] += 1
+            sent[d] += bool(r) and r[0] == "sent"
+    return sent, total
 
 
 # -------------------------------------------------------------------------------------------------- main
@@ -978,20 +984,29 @@ async def run(args):
             f"{os.path.join(args.work, r['name'])}")
         for p in r["problems"][:5]:
             log(f"  {p}")
-    return 1 if bad or not goal_met(args, runs, len(events) - n_legit, n_legit) else 0
+    return 1 if bad or not goal_met(args, runs, events, n_legit) else 0
 
 
-def goal_met(args, runs, n_attack, n_legit):
-    """The goal, logged: the burst attack nearly all stopped by the recommended policy, the slow one mostly
-    stopped by the quarantine; legitimate traffic not, either way. Met when that policy did not run."""
-    name, share = ("recommended", 0.99) if args.scenario == "burst" else ("quarantine", 0.5)
+def goal_met(args, runs, events, n_legit):
+    """The goal, logged: the burst attack nearly all stopped by the recommended policy; the slow one stopped by
+    the quarantine (on the last simulated day at most 5 % of its SMS go out: each prefix pays the N codes it is
+    judged on, then gets nothing but its probations); legitimate traffic not, either way. Met when that policy
+    did not run."""
+    name = "recommended" if args.scenario == "burst" else "quarantine"
     goal = [r for r in runs if r["name"] == name]
     if not goal:
         return True
     s = goal[0]["summary"]
-    ok = s["attack_blocked"] >= share * n_attack and s["legit_blocked"] <= 0.001 * n_legit
-    log(f"goal ({goal[0]['label']}: at least {100 * share:.0f} % of attack SMS blocked, at most 0.1 % of "
-        f"legitimate): {'met' if ok else 'NOT met'}")
+    legit_ok = s["legit_blocked"] <= 0.001 * n_legit
+    if args.scenario == "burst":
+        attack_ok = s["attack_blocked"] >= 0.99 * (len(events) - n_legit)
+        want = "at least 99 % of attack SMS blocked"
+    else:
+        sent, total = attack_by_day(args, goal[0], events)
+        attack_ok = sent[-1] <= 0.05 * total[-1]
+        want = "at most 5 % of the last day's attack SMS sent"
+    ok = attack_ok and legit_ok
+    log(f"goal ({goal[0]['label']}: {want}, at most 0.1 % of legitimate blocked): {'met' if ok else 'NOT met'}")
     return ok
 
 

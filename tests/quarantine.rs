@@ -1,6 +1,6 @@
 //! The low-conversion rule against moto's DynamoDB, with the clock in the test's hands (the gate is given `now`):
-//! the boundary of N codes and the threshold, too little history, the cooling-off, probation, monitor mode,
-//! concurrent sends and conversions, codes given back, and the DynamoDB requests each SMS costs.
+//! the boundary of N codes and the threshold, too little history, the cooling-off, probation and its escalation,
+//! monitor mode, concurrent sends and conversions, codes given back, and the DynamoDB requests each SMS costs.
 
 mod common;
 
@@ -156,16 +156,15 @@ async fn the_prefix_cools_off_then_goes_on_probation() {
     let p = Prefix::new(Mode::Enforce).await;
     let released = quarantined(&p).await;
     assert_eq!(p.refused(released - 1).await, Some(Rule::LowConversion), "still cooling off");
-    // Released on probation: ten codes go out, the eleventh waits until they are judged.
-    for n in 0..10 {
+    // Released on probation: three codes go out, the fourth waits until they are judged.
+    let probation = DEFAULT_QUARANTINE.probation;
+    for n in 0..probation {
         assert_eq!(p.refused(released).await, None, "probation code {n}");
     }
-    assert_eq!(p.refused(released).await, Some(Rule::LowConversion), "the eleventh waits");
-    assert_eq!(p.tally(released).await, (10, 0), "codes refused are not counted");
-    // Eight of the ten entered: once judged, the prefix is free again.
-    for _ in 0..8 {
-        p.convert(released).await;
-    }
+    assert_eq!(p.refused(released).await, Some(Rule::LowConversion), "the fourth waits");
+    assert_eq!(p.tally(released).await, (probation, 0), "codes refused are not counted");
+    // One of the three entered (33 %, not below 20 %): once judged, the prefix is free again.
+    p.convert(released).await;
     let judged = released - released % UNIT + 2 * UNIT;
     for _ in 0..5 {
         assert_eq!(p.refused(judged).await, None);
@@ -173,15 +172,25 @@ async fn the_prefix_cools_off_then_goes_on_probation() {
 }
 
 #[tokio::test]
-async fn a_probation_that_fails_quarantines_again() {
+async fn a_failed_probation_quarantines_again_for_twice_as_long() {
     let p = Prefix::new(Mode::Enforce).await;
     let released = quarantined(&p).await;
-    for _ in 0..10 {
+    for _ in 0..DEFAULT_QUARANTINE.probation {
         assert_eq!(p.refused(released).await, None);
     }
     let judged = released - released % UNIT + 2 * UNIT;
     assert_eq!(p.refused(judged).await, Some(Rule::LowConversion), "none entered: quarantined again");
-    assert_eq!(p.refused(judged + UNIT).await, Some(Rule::LowConversion));
+    let twice = judged + 2 * DEFAULT_QUARANTINE.cooling_off.as_secs();
+    assert_eq!(p.refused(twice - 1).await, Some(Rule::LowConversion), "cooling off for two days");
+    // Released again; a second failed probation: four days.
+    for _ in 0..DEFAULT_QUARANTINE.probation {
+        assert_eq!(p.refused(twice).await, None);
+    }
+    let judged = twice - twice % UNIT + 2 * UNIT;
+    assert_eq!(p.refused(judged).await, Some(Rule::LowConversion));
+    let four_days = judged + 4 * DEFAULT_QUARANTINE.cooling_off.as_secs();
+    assert_eq!(p.refused(four_days - 1).await, Some(Rule::LowConversion));
+    assert_eq!(p.refused(four_days).await, None, "released on probation");
 }
 
 #[tokio::test]
@@ -222,7 +231,7 @@ async fn concurrent_sends_and_conversions_are_all_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_sends_on_probation_let_exactly_n_through() {
+async fn concurrent_sends_on_probation_let_exactly_the_probation_through() {
     let p = Arc::new(Prefix::new(Mode::Enforce).await);
     let released = quarantined(&p).await;
     let runs: Vec<_> = (0..30)
@@ -231,12 +240,12 @@ async fn concurrent_sends_on_probation_let_exactly_n_through() {
             tokio::spawn(async move { p.refused(released).await.is_none() })
         })
         .collect();
-    let mut passed = 0;
+    let mut passed = 0u64;
     for r in runs {
-        passed += usize::from(r.await.unwrap());
+        passed += u64::from(r.await.unwrap());
     }
-    assert_eq!(passed, 10);
-    assert_eq!(p.tally(released).await, (10, 0));
+    assert_eq!(passed, DEFAULT_QUARANTINE.probation);
+    assert_eq!(p.tally(released).await, (DEFAULT_QUARANTINE.probation, 0));
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use futures::future::join_all;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::policy::{Mode, Rule};
-use super::quarantine::{self, Verdict, HORIZON};
+use super::quarantine::{self, Entry, Verdict, HORIZON};
 use super::{watch_key, Conversions, Count, Counted, CounterError, Counters, Plan, Scope, Watch};
 use crate::aws::{classify, Failure};
 
@@ -271,7 +271,7 @@ impl DynamoCounters {
         let current = w.now / self.unit;
         let attribute = format!("s{current}");
         // The item outlives the history and any quarantine it holds.
-        let keep = (HORIZON + 2) * self.unit + w.settings.cooling_off.as_secs();
+        let keep = (HORIZON + 2) * self.unit + w.settings.max_cooling_off.as_secs();
         let out = self
             .client
             .update_item()
@@ -294,19 +294,19 @@ impl DynamoCounters {
         Ok(Watched { verdict, code: (w.key.clone(), attribute) })
     }
 
-    /// Puts the prefix in quarantine from `w.now`; concurrent messages that find it so all write the same.
-    async fn enter(&self, w: &Watch) -> Result<(), CounterError> {
-        let (until, since) = quarantine::quarantine_from(&w.settings, self.unit, w.now);
+    /// Puts the prefix in `entry`'s quarantine; concurrent messages that find it so all write the same.
+    async fn enter(&self, w: &Watch, entry: Entry) -> Result<(), CounterError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&w.key))
             // Both names are DynamoDB reserved words or close to them: aliased.
-            .update_expression("SET #until = :until, #since = :since")
+            .update_expression("SET #until = :until, #since = :since, cooled = :cooled")
             .expression_attribute_names("#until", "until")
             .expression_attribute_names("#since", "since")
-            .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":since", n(since))
+            .expression_attribute_values(":until", n(entry.until))
+            .expression_attribute_values(":since", n(entry.since))
+            .expression_attribute_values(":cooled", n(entry.cooled))
             .send()
             .await
             .map(|_| ())
@@ -330,8 +330,8 @@ impl DynamoCounters {
             }
             return Ok(counted);
         }
-        if watched.verdict == Verdict::Enter {
-            self.enter(w).await?;
+        if let Verdict::Enter(entry) = watched.verdict {
+            self.enter(w, entry).await?;
         }
         match (watched.verdict.blocks(), w.mode) {
             (false, _) => Ok(counted),

@@ -104,8 +104,9 @@ pub const DEFAULT_PRICE_MICRO_USD: u64 = 100_000;
 
 /// The low-conversion rule's settings (`[quarantine]` in the policy file; `SMS_QUARANTINE` turns it on): a prefix
 /// whose last `codes` judged codes were entered less than `min_conversion_percent` of the time is quarantined
-/// for `cooling_off`, then let through on probation. Why these defaults: docs/operating.md, "The low-conversion
-/// rule".
+/// for `cooling_off`, then let through on probation, where it is judged on its first `probation` codes; each
+/// probation it fails doubles the cooling-off, up to `max_cooling_off`. Why these defaults: docs/operating.md,
+/// "The low-conversion rule".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quarantine {
     /// Off unless set: without the conversion triggers wired, every code looks unconverted.
@@ -114,12 +115,23 @@ pub struct Quarantine {
     pub codes: u64,
     /// Conversion below this percentage of the judged codes quarantines the prefix.
     pub min_conversion_percent: u64,
+    /// How long the first quarantine lasts.
     pub cooling_off: Duration,
+    /// The codes a prefix on probation may have out before they are judged, and is judged on (at most `codes`).
+    pub probation: u64,
+    /// The longest a quarantine lasts, however many probations the prefix has failed.
+    pub max_cooling_off: Duration,
 }
 
 /// The low-conversion rule when the policy says nothing but `enabled`.
-pub const DEFAULT_QUARANTINE: Quarantine =
-    Quarantine { enabled: false, codes: 10, min_conversion_percent: 20, cooling_off: Duration::from_secs(86_400) };
+pub const DEFAULT_QUARANTINE: Quarantine = Quarantine {
+    enabled: false,
+    codes: 10,
+    min_conversion_percent: 20,
+    cooling_off: Duration::from_secs(86_400),
+    probation: 3,
+    max_cooling_off: Duration::from_secs(7 * 86_400),
+};
 
 /// The whole policy, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -299,36 +311,39 @@ impl Policy {
         Ok(())
     }
 
-    /// `[quarantine]`: `enabled`, `codes`, `min_conversion` (`"20%"`) and `cooling_off` (`"24h"`).
+    /// `[quarantine]`: `enabled`, `codes`, `min_conversion` (`"20%"`), `cooling_off` (`"24h"`), `probation` and
+    /// `max_cooling_off` (`"7d"`).
     fn set_quarantine(&mut self, value: &toml::Value) -> Result<(), (String, String)> {
+        let duration = |v: &toml::Value| text(v).ok().and_then(window_of);
+        let q = &mut self.quarantine;
         for (name, v) in table(value, "quarantine")? {
             let at = |r: &str| (format!("quarantine.{name}"), r.to_owned());
-            let q = &mut self.quarantine;
+            let whole = |range: std::ops::RangeInclusive<u64>| {
+                let n = v.as_integer().and_then(|n| u64::try_from(n).ok()).filter(|n| range.contains(n));
+                n.ok_or_else(|| at(&format!("must be a whole number from {} to {}", range.start(), range.end())))
+            };
+            let window = "must be a duration like \"24h\" (s, m, h or d, up to 31d)";
             match name.as_str() {
                 "enabled" => q.enabled = v.as_bool().ok_or_else(|| at("must be true or false"))?,
-                "codes" => {
-                    q.codes = v
-                        .as_integer()
-                        .and_then(|n| u64::try_from(n).ok())
-                        .filter(|n| (5..=1000).contains(n))
-                        .ok_or_else(|| at("must be a whole number from 5 to 1000"))?
-                }
+                "codes" => q.codes = whole(5..=1000)?,
+                "probation" => q.probation = whole(1..=1000)?,
                 "min_conversion" => {
                     q.min_conversion_percent =
                         percent(v).ok_or_else(|| at("must be a percentage from 1% to 99%, like \"20%\""))?
                 }
-                "cooling_off" => {
-                    q.cooling_off = text(v)
-                        .ok()
-                        .and_then(window_of)
-                        .ok_or_else(|| at("must be a duration like \"24h\" (s, m, h or d, up to 31d)"))?
-                }
+                "cooling_off" => q.cooling_off = duration(v).ok_or_else(|| at(window))?,
+                "max_cooling_off" => q.max_cooling_off = duration(v).ok_or_else(|| at(window))?,
                 _ => {
-                    return Err(at(
-                        "is not a quarantine setting; the settings are enabled, codes, min_conversion and cooling_off",
-                    ))
+                    return Err(at("is not a quarantine setting; the settings are enabled, codes, min_conversion, \
+                     cooling_off, probation and max_cooling_off"))
                 }
             }
+        }
+        if q.probation > q.codes {
+            return Err(("quarantine.probation".into(), format!("must be at most codes ({})", q.codes)));
+        }
+        if q.max_cooling_off < q.cooling_off {
+            return Err(("quarantine.max_cooling_off".into(), "must be at least cooling_off".into()));
         }
         Ok(())
     }
@@ -505,6 +520,8 @@ enabled = true
 codes = 20
 min_conversion = "35%"
 cooling_off = "2d"
+probation = 5
+max_cooling_off = "14d"
 "#;
         let p = Policy::default().with_toml(text, "policy.toml").unwrap();
         let gb = parse_country("GB").unwrap();
@@ -520,6 +537,8 @@ cooling_off = "2d"
             codes: 20,
             min_conversion_percent: 35,
             cooling_off: Duration::from_secs(172_800),
+            probation: 5,
+            max_cooling_off: Duration::from_secs(14 * 86_400),
         };
         assert_eq!(p.quarantine, q);
         assert!(!Policy::default().quarantine.enabled);
@@ -546,6 +565,9 @@ cooling_off = "2d"
             ("[quarantine]\ncooling_off = \"1w\"", "quarantine.cooling_off"),
             ("[quarantine]\nenabled = \"yes\"", "quarantine.enabled"),
             ("[quarantine]\nn = 5", "quarantine.n"),
+            ("[quarantine]\nprobation = 0", "quarantine.probation"),
+            ("[quarantine]\nprobation = 11", "quarantine.probation"),
+            ("[quarantine]\ncooling_off = \"8d\"", "quarantine.max_cooling_off"),
         ] {
             let e = Policy::default().with_toml(text, "p.toml").unwrap_err();
             assert_eq!((e.origin.as_str(), e.key.as_str()), ("p.toml", key), "{e}");
