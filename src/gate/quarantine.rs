@@ -259,6 +259,18 @@ mod tests {
     }
 
     #[test]
+    fn the_boundaries_follow_the_settings() {
+        let q = Quarantine { codes: 20, min_conversion_percent: 35, probation: 5, ..DEFAULT_QUARANTINE };
+        assert!(enters(judge(&history(&[(998, 20, 6)]), &q, UNIT, NOW)), "6 of 20 is below 35 %");
+        assert_eq!(judge(&history(&[(998, 20, 7)]), &q, UNIT, NOW), Verdict::Pass, "7 of 20 is 35 %");
+        assert_eq!(judge(&history(&[(998, 19, 0)]), &q, UNIT, NOW), Verdict::Pass, "19 codes are too few");
+        let released = History { since: Some(999), ..history(&[(999, 5, 0)]) };
+        assert_eq!(judge(&released, &q, UNIT, NOW), Verdict::Pass, "the fifth probation code");
+        let released = History { since: Some(999), ..history(&[(999, 6, 0)]) };
+        assert_eq!(judge(&released, &q, UNIT, NOW), Verdict::Probation, "the sixth waits");
+    }
+
+    #[test]
     fn an_item_reads_as_a_history() {
         let item: HashMap<String, &str> = [
             ("s998", "10"),
