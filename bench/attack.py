@@ -33,7 +33,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench import RuntimeAPI, tail  # noqa: E402  (the benchmark's Runtime API emulator)
+from bench import FunctionProcess  # noqa: E402  (the benchmark's function process and its Runtime API)
 
 REGION = "us-east-1"
 POOL = "us-east-1_AttackSim"
@@ -511,46 +511,24 @@ def function_env(binary, moto, key_arn, table, policy_env, api_port):
     return env
 
 
-class Worker:
+class Worker(FunctionProcess):
     """One function process (a Lambda execution environment) with its own Runtime API, so its log lines
     follow the events it was handed, one outcome line per event."""
 
     def __init__(self, binary, env, log_path, timeout):
-        self.binary, self.env, self.log_path, self.timeout = binary, env, log_path, timeout
+        spec = {"name": "the bootstrap", "cmd": [binary], "cwd": tempfile.gettempdir()}
+        super().__init__(spec, env, log_path, timeout)
         self.handed = []
 
     async def start(self):
-        self.api = await RuntimeAPI().start()
-        self.env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.api.port}")
-        self.logf = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([self.binary], env=self.env, cwd=tempfile.gettempdir(), stdin=subprocess.DEVNULL,
-                                     stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
+        await self.launch(log_mode="wb")
 
     async def invoke(self, index, payload):
+        """Hands event `index` to the process; returns (kind, body) of its answer."""
         self.handed.append(index)
         _, fut = self.api.submit(payload)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            done, _ = await asyncio.wait({fut}, timeout=0.05)
-            if done:
-                kind, _, body = fut.result()
-                return kind, body
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the bootstrap exited with {self.proc.returncode} (init error: "
-                                   f"{self.api.init_error}); log: {self.log_path}\n{tail(self.log_path)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no answer within {self.timeout} s; log: {self.log_path}\n{tail(self.log_path)}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.api.close()
-        self.logf.close()
+        kind, _, body = await self._wait(fut, self.timeout)
+        return kind, body
 
 
 def outcome_lines(path):

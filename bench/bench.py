@@ -206,15 +206,21 @@ class FunctionProcess:
         self.proc = None
         self.t0 = None
 
-    async def start(self, first_payload):
-        """Starts the process with `first_payload` already queued; returns cold-start figures."""
+    async def launch(self, first_payload=None, log_mode="ab"):
+        """Starts the Runtime API, queues `first_payload` (if any) and starts the process, its output to the log
+        (`log_mode` "ab" appends, "wb" starts it afresh); returns the queued request's (id, future)."""
         self.api = await RuntimeAPI().start()
         env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.api.port}")
-        req_id, fut = self.api.submit(first_payload)
-        self.logf = open(self.log_path, "ab")
+        queued = None if first_payload is None else self.api.submit(first_payload)
+        self.logf = open(self.log_path, log_mode)
         self.t0 = time.perf_counter_ns()
         self.proc = subprocess.Popen(self.spec["cmd"], cwd=self.spec["cwd"], env=env, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=subprocess.STDOUT, start_new_session=True)
+        return queued
+
+    async def start(self, first_payload):
+        """Starts the process with `first_payload` already queued; returns cold-start figures."""
+        req_id, fut = await self.launch(first_payload)
         kind, t_done, body = await self._wait(fut, self.timeout * 2)
         ready_ns = (self.api.first_next_ns or t_done) - self.t0
         cpu_ns = tree_cpu_ns(self.proc.pid)
