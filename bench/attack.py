@@ -33,7 +33,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench import FunctionProcess  # noqa: E402  (the benchmark's function process and its Runtime API)
+from bench import FunctionProcess, build_profile  # noqa: E402  (the benchmark's function process and its Runtime API)
 
 REGION = "us-east-1"
 POOL = "us-east-1_AttackSim"
@@ -844,29 +844,6 @@ def attack_by_day(args, run, events):
 
 
 # -------------------------------------------------------------------------------------------------- main
-
-
-def build_profile(binary):
-    """'debug' when the binary has DWARF debug information (a dev-profile build; the release profile strips),
-    else 'release'."""
-    import struct
-
-    try:
-        with open(binary, "rb") as f:
-            head = f.read(64)
-            if head[:4] != b"\x7fELF" or head[4] != 2:
-                return "unknown"
-            shoff, = struct.unpack_from("<Q", head, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
-            f.seek(shoff)
-            table = f.read(shentsize * shnum)
-            sections = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
-            _, _, _, _, str_off, str_size = sections[shstrndx]
-            f.seek(str_off)
-            names = f.read(str_size)
-        return "debug" if any(names[n:names.index(b"\0", n)] == b".debug_info" for n, *_ in sections) else "release"
-    except (OSError, ValueError, struct.error, IndexError):
-        return "unknown"
 
 
 def traffic(args):

@@ -655,6 +655,33 @@ def machine():
             "kernel": platform.release(), "loadavg_at_start": os.getloadavg()}
 
 
+def build_profile(binary):
+    """Which cargo profile built `binary`: from its path under a target directory (`release/`, `lambda/` or
+    `debug/`), else from its sections: 'debug' when it has DWARF debug information (a dev-profile build; the
+    release profile strips), else 'release'."""
+    import struct
+
+    for part, profile in (("/release/", "release"), ("/lambda/", "release"), ("/debug/", "debug")):
+        if part in binary:
+            return profile
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2:
+                return "unknown"
+            shoff, = struct.unpack_from("<Q", head, 0x28)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", head, 0x3A)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+            sections = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
+            _, _, _, _, str_off, str_size = sections[shstrndx]
+            f.seek(str_off)
+            names = f.read(str_size)
+        return "debug" if any(names[n:names.index(b"\0", n)] == b".debug_info" for n, *_ in sections) else "release"
+    except (OSError, ValueError, struct.error, IndexError):
+        return "unknown"
+
+
 def versions(binary):
     from importlib import metadata
 
@@ -671,8 +698,7 @@ def versions(binary):
         except OSError:
             return None
 
-    profile = ("release" if "/release/" in binary or "/lambda/" in binary
-               else "debug" if "/debug/" in binary else "unknown")
+    profile = build_profile(binary)
     git = cmd_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
     dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"])
     return {
