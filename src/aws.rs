@@ -176,7 +176,9 @@ impl Check {
 /// The AWS config the function runs with: the standard chain (which honours `AWS_ENDPOINT_URL`,
 /// `AWS_ENDPOINT_URL_KMS`, `AWS_ENDPOINT_URL_SNS`, …) with timeouts that fit inside a Lambda invocation.
 /// The SDK makes one attempt per call: [`crate::sender::retry`] retries, with backoff and jitter, within the
-/// invocation's deadline, which the SDK does not know.
+/// invocation's deadline, which the SDK does not know. Stalled-stream protection is off: it arms timers around
+/// every request and response body, and the attempt timeout already bounds a stalled body (every call here
+/// reads its whole, small response within the attempt).
 pub async fn aws_config() -> SdkConfig {
     aws_config_in(None).await
 }
@@ -192,6 +194,7 @@ pub async fn aws_config_in(fallback_region: Option<&'static str>) -> SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(timeouts)
+        .stalled_stream_protection(aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled())
         .http_client(shared_https_client());
     let env_has_region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|v| std::env::var_os(v).is_some());
     if let (Some(region), false) = (fallback_region, env_has_region) {
@@ -313,6 +316,15 @@ mod tests {
         let refused = SdkError::dispatch_failure(ConnectorError::io("refused".into()));
         assert_eq!(Check::from_error::<PublishError>(&refused, &unusable), Check::Failed("could not connect".into()));
         assert_eq!((Check::Skipped.as_str(), Check::Skipped.reason()), ("skipped", None));
+    }
+
+    #[tokio::test]
+    async fn stalled_stream_protection_is_off_and_the_attempt_timeout_bounds_a_call() {
+        let sdk = aws_config_in(Some("us-east-1")).await;
+        let protection = sdk.stalled_stream_protection().expect("set explicitly");
+        assert!(!protection.is_enabled(), "it arms timers on every body, which the attempt timeout makes redundant");
+        let timeouts = sdk.timeout_config().expect("timeouts");
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(crate::sender::retry::ATTEMPT_CAP));
     }
 
     #[tokio::test]

@@ -59,7 +59,7 @@ pub async fn serve() -> Result<(), ()> {
         }
     };
     let converter: &'static ConversionApp = Box::leak(Box::new(converter));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    let events = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let result = match (Trigger::of(&event.payload), sender) {
             (Some(_), _) => Ok(converter.handle(&event.payload).await),
             (None, Some(app)) => {
@@ -69,9 +69,30 @@ pub async fn serve() -> Result<(), ()> {
         };
         metrics::flush();
         result
-    }))
-    .await
-    .map_err(|e| tracing::error!(reason = %e, "the Lambda Runtime API connection failed"))
+    }));
+    // A panic in the loop comes back as the join error; it ends the process as a lost connection does.
+    on_worker(events)
+        .await
+        .unwrap_or_else(|stopped| Err(stopped.into()))
+        .map_err(|e| tracing::error!(reason = %e, "the Lambda Runtime API connection failed"))
+}
+
+/// The runtime the bootstrap runs on. Multi-thread, because the Encryption SDK makes each KMS call with
+/// `block_in_place`, which a current-thread runtime turns into a stall of seconds per decrypt
+/// (bench/README.md); one worker, because a Lambda instance handles one event at a time and every further
+/// worker only adds wake-ups that hand work between threads (bench/README.md has the figures).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()
+}
+
+/// Runs `task` on the runtime's worker rather than on the thread that called `block_on`: the HTTP connections
+/// it opens are driven by that worker too, so a request and its response are not handed between two threads.
+pub async fn on_worker<F>(task: F) -> Result<F::Output, tokio::task::JoinError>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(task).await
 }
 
 /// The sender, built once for the process ('static so a background warm-up can share it), warmed up.
@@ -107,4 +128,32 @@ fn not_for_this_function(payload: &Value) -> Value {
 /// The one line of a function that cannot start.
 fn cannot_start(outcome: Outcome, reason: &dyn std::fmt::Display) {
     tracing::error!(outcome = outcome.as_str(), reason = %reason, "cannot start");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_has_one_worker_and_the_event_loop_runs_on_it() {
+        let runtime = runtime().expect("runtime");
+        assert_eq!(runtime.metrics().num_workers(), 1);
+        let caller = std::thread::current().id();
+        let ran_on = runtime.block_on(on_worker(async { std::thread::current().id() })).expect("joined");
+        assert_ne!(ran_on, caller, "the task ran on the thread that called block_on, not on the worker");
+    }
+
+    #[test]
+    fn a_blocking_call_inside_the_event_loop_does_not_stall_the_worker() {
+        // What the Encryption SDK does for each KMS call: block_in_place, then block_on a future that needs the
+        // runtime's I/O driver and timers.
+        let runtime = runtime().expect("runtime");
+        let inner = async { tokio::time::sleep(std::time::Duration::from_millis(5)).await };
+        let done = runtime.block_on(on_worker(async move {
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(move || handle.block_on(inner));
+            "done"
+        }));
+        assert_eq!(done.expect("joined"), "done");
+    }
 }

@@ -33,15 +33,15 @@
 //!   counts it for the gate. Imports [`ledger`], [`gate`]'s port, [`publish`]'s feedback and [`telemetry`],
 //!   never [`sender`].
 //! - [`bootstrap`]: the Lambda event loop: the function built for its `FUNCTION_ROLE`, each event handed to
-//!   the sender or the conversion handler by its `triggerSource`.
+//!   the sender or the conversion handler by its `triggerSource`; the runtime it runs on (one worker).
 //! - [`watcher`]: the delivery-status watcher. The record model, failure classes and the handler. Imports
 //!   only [`destination`] and [`telemetry`].
 //! - [`dev`]: local development. The `invoke` and `make-event` commands, sample events, and encrypting codes
 //!   as Cognito does (for the commands and the tests).
 //! - [`toml_file`]: reading the TOML settings files, and their one error shape (file, key, reason).
 //!
-//! The binaries (`main.rs`, through [`bootstrap`], and `bin/delivery-status-watcher.rs`) only wire: logging,
-//! configuration, clients built once, and `lambda_runtime::run`. `vendor/regex-cache` is a dependency patched
+//! The binaries (`main.rs`, through [`bootstrap`], and `bin/delivery-status-watcher.rs`) only wire: the
+//! allocator and runtime, logging, configuration, clients built once, and `lambda_runtime::run`. `vendor/regex-cache` is a dependency patched
 //! for the cold start (its `PATCH.md` says what and why).
 
 pub mod aws;

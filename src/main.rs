@@ -17,10 +17,23 @@ const LAMBDA_ENV: [&str; 4] = [
     "AWS_LAMBDA_FUNCTION_VERSION",
 ];
 
-// Multi-thread because the Encryption SDK makes each KMS call with `block_in_place`, which a current-thread
-// runtime turns into a stall of seconds per decrypt (bench/README.md).
-#[tokio::main]
-async fn main() -> ExitCode {
+// mimalloc instead of glibc's malloc: the SDKs and the Encryption SDK allocate a great deal per event, and
+// mimalloc does it in fewer instructions (bench/README.md has the figures).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    match bootstrap::runtime() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            logging::init(std::io::stderr);
+            tracing::error!(outcome = Outcome::InitError.as_str(), reason = %e, "cannot start the async runtime");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     if std::env::args_os().len() > 1 {
         logging::init(std::io::stderr);
         return ExitCode::from(cli::main(cli::Cli::parse()).await);

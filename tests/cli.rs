@@ -188,3 +188,12 @@ fn make_event_checks_its_flags_as_invoke_would() {
     let event: Value = serde_json::from_slice(&out.stdout).expect("an event");
     assert_eq!(event["triggerSource"], "CustomSMSSender_ForgotPassword");
 }
+
+#[test]
+fn the_bootstrap_allocates_with_mimalloc() {
+    // mimalloc says so on stderr when asked to be verbose; glibc's malloc would print nothing.
+    let out = run_in(Path::new(ROOT), &["--help"], &[("MIMALLOC_VERBOSE", "1")], b"");
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mimalloc: process init"), "the global allocator is not mimalloc: {stderr}");
+}
