@@ -41,8 +41,8 @@
 //! - [`toml_file`]: reading the TOML settings files, and their one error shape (file, key, reason).
 //!
 //! The binaries (`main.rs`, through [`bootstrap`], and `bin/delivery-status-watcher.rs`) only wire: the
-//! allocator and runtime, logging, configuration, clients built once, and `lambda_runtime::run`. `vendor/regex-cache` is a dependency patched
-//! for the cold start (its `PATCH.md` says what and why).
+//! allocator and runtime, logging, configuration, clients built once, and `lambda_runtime::run`.
+//! `vendor/regex-cache` is a dependency patched for the cold start (its `PATCH.md` says what and why).
 
 pub mod aws;
 pub mod bootstrap;
