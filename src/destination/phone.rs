@@ -66,11 +66,40 @@ pub fn mask(raw: &str) -> String {
 /// main country of its calling code (`+1` → US), which errs towards the stricter rules; non-geographic numbers
 /// (`+800`, `+882`…) and anything that does not parse have none.
 pub fn country_of(e164: &str) -> Option<Country> {
-    let parsed = phonenumber::parse(None, e164).ok()?;
-    parsed
-        .country()
-        .id()
-        .or_else(|| phonenumber::metadata::DATABASE.region(&parsed.code().value())?.first()?.parse().ok())
+    with_parsed(e164, |parsed| {
+        let parsed = parsed?;
+        parsed
+            .country()
+            .id()
+            .or_else(|| phonenumber::metadata::DATABASE.region(&parsed.code().value())?.first()?.parse().ok())
+    })
+}
+
+thread_local! {
+    /// The last number parsed against the metadata on this thread, and what parsing gave. One event asks about
+    /// its number several times (route, country, kind, prefix); parsing is a run of regular expressions, so
+    /// each event parses its number once.
+    static LAST_PARSED: std::cell::RefCell<Option<(String, Option<phonenumber::PhoneNumber>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Parses against the metadata on this thread, for the test that an event's number is parsed once.
+    static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Calls `f` with `e164` parsed against the phone number metadata (`None` when it does not parse), reusing
+/// the last parse on this thread when it was of the same number.
+fn with_parsed<R>(e164: &str, f: impl FnOnce(Option<&phonenumber::PhoneNumber>) -> R) -> R {
+    LAST_PARSED.with_borrow_mut(|last| {
+        if last.as_ref().is_none_or(|(number, _)| number != e164) {
+            #[cfg(test)]
+            PARSES.set(PARSES.get() + 1);
+            *last = Some((e164.to_owned(), phonenumber::parse(None, e164).ok()));
+        }
+        f(last.as_ref().and_then(|(_, parsed)| parsed.as_ref()))
+    })
 }
 
 /// An ISO 3166-1 alpha-2 country, as the phone number metadata knows it.
@@ -171,19 +200,19 @@ impl NumberKind {
 
 /// The kind and validity of an E.164 number, from the phone number metadata.
 pub fn facts_of(e164: &str) -> NumberFacts {
-    match phonenumber::parse(None, e164) {
-        Ok(n) => NumberFacts {
+    with_parsed(e164, |parsed| match parsed {
+        Some(n) => NumberFacts {
             kind: Some(NumberKind::of(n.number_type(&phonenumber::metadata::DATABASE))),
             valid: n.is_valid(),
         },
-        Err(_) => NumberFacts { kind: None, valid: false },
-    }
+        None => NumberFacts { kind: None, valid: false },
+    })
 }
 
 /// The number's prefix: `+`, the country calling code and the first `digits` digits of the national number
 /// (all of it when shorter). Numbers in one prefix share a range, which is what SMS pumping attacks walk.
 pub fn prefix_of(e164: &str, digits: usize) -> String {
-    let code_len = phonenumber::parse(None, e164).map(|n| n.code().value().to_string().len()).unwrap_or(1);
+    let code_len = with_parsed(e164, |parsed| parsed.map_or(1, |n| n.code().value().to_string().len()));
     e164.chars().take(1 + code_len + digits).collect()
 }
 
@@ -264,6 +293,23 @@ mod tests {
         assert_eq!(parse_country("gb").map(|c| c.as_ref().to_owned()).as_deref(), Some("GB"));
         assert_eq!(parse_country("XX"), None);
         assert_eq!(parse_country("USA"), None);
+    }
+
+    #[test]
+    fn a_number_is_parsed_once_for_all_its_questions_and_never_answers_for_another() {
+        let before = PARSES.get();
+        let (gb, us) = ("+447400123456", "+12065550100");
+        assert_eq!(country_of(gb).map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
+        assert_eq!(facts_of(gb).kind, Some(NumberKind::Mobile));
+        assert_eq!(prefix_of(gb, 5), "+4474001");
+        assert_eq!(country_of(gb).map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
+        assert_eq!(PARSES.get() - before, 1, "one event's questions about its number parse it once");
+        assert_eq!(country_of(us).map(|id| id.as_ref().to_owned()).as_deref(), Some("US"));
+        assert_eq!(prefix_of(us, 5), "+120655");
+        assert_eq!(country_of("not a number"), None);
+        assert_eq!(facts_of("not a number").kind, None);
+        assert_eq!(country_of(gb).map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
+        assert_eq!(PARSES.get() - before, 4);
     }
 
     #[test]
