@@ -448,10 +448,8 @@ fn gate_policy(env: &Env) -> Result<Policy, ConfigError> {
     }
     p.budget = env.parsed("SMS_BUDGET_USD", policy::parse_budget_limits)?.unwrap_or_default();
     p.prefix_digits = env
-        .parsed("SMS_PREFIX_DIGITS", |v| {
-            v.parse().ok().filter(|n| (1..=10).contains(n)).ok_or("must be a whole number from 1 to 10".to_owned())
-        })?
-        .unwrap_or(policy::DEFAULT_PREFIX_DIGITS);
+        .parsed("SMS_PREFIX_DIGITS", |v| policy::whole_within(v.parse().ok(), policy::PREFIX_DIGITS))?
+        .map_or(policy::DEFAULT_PREFIX_DIGITS, |n| n as usize);
     p.quarantine.enabled = env.on_off("SMS_QUARANTINE", false)?;
     p.check().map_err(|(key, reason)| ConfigError::new(&key.to_ascii_uppercase(), reason))?;
     match env.get("SMS_POLICY_FILE") {

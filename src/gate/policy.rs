@@ -253,7 +253,7 @@ impl Policy {
             "refuse_invalid_numbers" => {
                 self.refuse_invalid = value.as_bool().ok_or_else(|| at("must be true or false".into()))?
             }
-            "prefix_digits" => self.prefix_digits = prefix_digits(value).map_err(at)?,
+            "prefix_digits" => self.prefix_digits = whole(value, PREFIX_DIGITS).map_err(at)? as usize,
             "default_price_usd" => self.default_price = price(value).map_err(at)?,
             "exempt_numbers" => self.exempt = list(value).map_err(at)?.into_iter().collect(),
             "limits" => self.set_limits(value)?,
@@ -318,15 +318,11 @@ impl Policy {
         let q = &mut self.quarantine;
         for (name, v) in table(value, "quarantine")? {
             let at = |r: &str| (format!("quarantine.{name}"), r.to_owned());
-            let whole = |range: std::ops::RangeInclusive<u64>| {
-                let n = v.as_integer().and_then(|n| u64::try_from(n).ok()).filter(|n| range.contains(n));
-                n.ok_or_else(|| at(&format!("must be a whole number from {} to {}", range.start(), range.end())))
-            };
             let window = "must be a duration like \"24h\" (s, m, h or d, up to 31d)";
             match name.as_str() {
                 "enabled" => q.enabled = v.as_bool().ok_or_else(|| at("must be true or false"))?,
-                "codes" => q.codes = whole(5..=1000)?,
-                "probation" => q.probation = whole(1..=1000)?,
+                "codes" => q.codes = whole(v, 5..=1000).map_err(|r| at(&r))?,
+                "probation" => q.probation = whole(v, 1..=1000).map_err(|r| at(&r))?,
                 "min_conversion" => {
                     q.min_conversion_percent =
                         percent(v).ok_or_else(|| at("must be a percentage from 1% to 99%, like \"20%\""))?
@@ -385,12 +381,18 @@ fn list(value: &toml::Value) -> Result<Vec<String>, String> {
     items.iter().map(|v| text(v).map(|s| s.trim().to_owned())).collect()
 }
 
-fn prefix_digits(value: &toml::Value) -> Result<usize, String> {
-    value
-        .as_integer()
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| (1..=10).contains(n))
-        .ok_or_else(|| "must be a whole number from 1 to 10".into())
+/// The national digits a prefix may keep (`prefix_digits`, `SMS_PREFIX_DIGITS`).
+pub const PREFIX_DIGITS: std::ops::RangeInclusive<u64> = 1..=10;
+
+/// `n` when it is a whole number within `range`; the reason otherwise.
+pub fn whole_within(n: Option<u64>, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+    n.filter(|n| range.contains(n))
+        .ok_or_else(|| format!("must be a whole number from {} to {}", range.start(), range.end()))
+}
+
+/// A TOML value that is a whole number within `range`.
+fn whole(value: &toml::Value, range: std::ops::RangeInclusive<u64>) -> Result<u64, String> {
+    whole_within(value.as_integer().and_then(|n| u64::try_from(n).ok()), range)
 }
 
 /// `"20%"`: a whole percentage from 1 to 99.
@@ -565,6 +567,7 @@ max_cooling_off = "14d"
             ("[quarantine]\ncooling_off = \"1w\"", "quarantine.cooling_off"),
             ("[quarantine]\nenabled = \"yes\"", "quarantine.enabled"),
             ("[quarantine]\nn = 5", "quarantine.n"),
+            ("prefix_digits = 11", "prefix_digits"),
             ("[quarantine]\nprobation = 0", "quarantine.probation"),
             ("[quarantine]\nprobation = 11", "quarantine.probation"),
             ("[quarantine]\ncooling_off = \"8d\"", "quarantine.max_cooling_off"),
