@@ -1,6 +1,10 @@
 //! The Lambda bootstrap. With a command (`invoke`, `make-event`) it runs that locally instead; outside Lambda
 //! with no command it says so and prints the help.
 
+// The whole event path is one nested future (runtime, handler, claim and counts beside the decrypt, the SDK's
+// calls): laying it out takes more than the compiler's default query depth of 128.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};

@@ -7,16 +7,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_sms_sender::decrypt::{DecryptError, Decrypter};
 use cognito_sms_sender::destination::phone::PhoneNumber;
 use cognito_sms_sender::dev::sample::sample_event;
-use cognito_sms_sender::gate::dynamodb::DynamoCounters;
+use cognito_sms_sender::gate::dynamodb::{state_table, DynamoCounters};
 use cognito_sms_sender::ledger::dynamodb::DynamoLedger;
+use cognito_sms_sender::ledger::{Claim, Ledger};
 use cognito_sms_sender::message::event::TriggerSource;
 use cognito_sms_sender::probe::sns::SnsProbe;
 use cognito_sms_sender::publish::{MessageAttributes, PublishError, Publisher};
 use cognito_sms_sender::sender::Sender;
-use common::{moto, Logs};
+use common::{moto, Logs, Requests};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -63,16 +65,32 @@ type GateSender = Sender<CountingDecrypter, Recorder, Option<SnsProbe>, Option<D
 
 /// A sender with a fresh state table in moto and `settings`.
 async fn sender(settings: &[(&str, &str)]) -> GateSender {
+    counted_sender(settings).await.0
+}
+
+/// A sender with a fresh state table in moto and `settings`, as deployed (the counters claim each message in the
+/// ledger), with its DynamoDB requests counted and the table's name.
+async fn counted_sender(settings: &[(&str, &str)]) -> (GateSender, Requests, String) {
     let table = moto().create_ledger_table().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
-    Sender::new(
+    let (dynamodb, requests) = Requests::counted_client();
+    let (ledger, counters) = state_table(dynamodb, &table, Duration::from_secs(3600));
+    let s = Sender::new(
         CountingDecrypter::default(),
         Recorder::default(),
         None,
-        Some(DynamoLedger::new(dynamodb.clone(), &table, Duration::from_secs(3600))),
-        Some(DynamoCounters::new(dynamodb, &table)),
+        Some(ledger),
+        Some(counters),
         common::dev_settings(settings),
-    )
+    );
+    (s, requests, table)
+}
+
+/// Whether the ledger holds a record of `e`'s message.
+async fn claimed(table: &str, e: &Value) -> bool {
+    let key = cognito_sms_sender::ledger::message_key(e["request"]["code"].as_str(), e);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
+    let found = dynamodb.get_item().table_name(table).key("pk", AttributeValue::S(key)).send().await.unwrap();
+    found.item.is_some()
 }
 
 /// A sign-up event to `phone` from `user`, with a distinct encrypted code `n` (so each is its own message).
@@ -337,9 +355,54 @@ async fn a_message_counted_by_an_invocation_that_crashed_is_not_counted_again() 
     let subject = Subject { pool: POOL, user: "u", phone: &phone, country, parts: 1 };
     let plan = gate::plan(&s.settings.policy, &subject, std::time::SystemTime::now());
     let key = cognito_sms_sender::ledger::message_key(e["request"]["code"].as_str(), &e);
-    assert!(s.counters.count(&key, &plan).await.unwrap().refused.is_none());
+    let lease_ran_out = std::time::SystemTime::now() - Duration::from_secs(5);
+    let crashed = s.counters.count(&key, &plan, Some(lease_ran_out)).await;
+    assert_eq!(crashed.claim, Some(Claim::Acquired));
+    assert!(crashed.counted.unwrap().refused.is_none());
     assert_eq!(outcome(&s, &e).await, "sent", "the takeover finds the message counted and sends it");
     assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "blocked", "it was counted once");
+}
+
+#[tokio::test]
+async fn claiming_and_counting_take_one_request_and_a_duplicate_one() {
+    let (s, requests, _) = counted_sender(&[("SMS_LIMIT_PER_NUMBER", "2/1h")]).await;
+    let e = event("+447400123456", "u", 1);
+    assert_eq!(outcome(&s, &e).await, "sent");
+    assert_eq!(requests.count(), 2, "the claim with the counts, then the completion");
+    assert_eq!(outcome(&s, &e).await, "duplicate");
+    assert_eq!(requests.count(), 3, "the claim finds the message sent in the same request");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "sent", "the duplicate counted nothing");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 3)).await, "blocked");
+}
+
+#[tokio::test]
+async fn a_refused_message_holds_no_claim_and_a_claim_held_elsewhere_counts_nothing() {
+    let (s, _, table) = counted_sender(&[("SMS_LIMIT_PER_NUMBER", "1/1h")]).await;
+    let (first, refused) = (event("+447400123456", "u", 1), event("+447400123456", "u", 2));
+    assert_eq!(outcome(&s, &first).await, "sent");
+    assert_eq!(outcome(&s, &refused).await, "blocked");
+    assert!(claimed(&table, &first).await);
+    assert!(!claimed(&table, &refused).await, "a refused message leaves no claim behind");
+    // Another invocation holds a message's claim: this delivery is told to retry, and counts nothing.
+    let held = event("+447400123457", "u", 3);
+    let key = cognito_sms_sender::ledger::message_key(held["request"]["code"].as_str(), &held);
+    let lease = std::time::SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(s.ledger.as_ref().unwrap().claim(&key, lease).await.unwrap(), Claim::Acquired);
+    assert_eq!(outcome(&s, &held).await, "duplicate_in_progress");
+    assert_eq!(outcome(&s, &event("+447400123457", "u", 4)).await, "sent", "the delivery in progress counted nothing");
+}
+
+#[tokio::test]
+async fn in_monitor_mode_a_duplicate_counts_nothing_either() {
+    let (logs, _guard) = Logs::capture();
+    let s = sender(&[("SMS_POLICY_MODE", "monitor"), ("SMS_LIMIT_PER_NUMBER", "2/1h")]).await;
+    let e = event("+447400123456", "u", 1);
+    assert_eq!(outcome(&s, &e).await, "sent");
+    assert_eq!(outcome(&s, &e).await, "duplicate");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 2)).await, "sent");
+    assert_eq!(outcome(&s, &event("+447400123456", "u", 3)).await, "sent");
+    let would: Vec<_> = logs.outcomes().iter().map(|l| l["would_block"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(would, ["", "", "", "per_number"], "the third message passes the limit of two, not the second");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -403,17 +466,10 @@ async fn unreachable_counters_fail_the_way_the_policy_says() {
 
 /// A sender whose low-conversion rule judges codes in units of one second, on ten codes, with `settings`.
 async fn quarantine_sender(settings: &[(&str, &str)]) -> GateSender {
-    let table = moto().create_ledger_table().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
     let settings: Vec<_> = settings.iter().chain(&[("SMS_QUARANTINE", "on")]).copied().collect();
-    Sender::new(
-        CountingDecrypter::default(),
-        Recorder::default(),
-        None,
-        Some(DynamoLedger::new(dynamodb.clone(), &table, Duration::from_secs(3600))),
-        Some(DynamoCounters::new(dynamodb, &table).with_judging_unit(Duration::from_secs(1))),
-        common::dev_settings(&settings),
-    )
+    let mut s = sender(&settings).await;
+    s.counters = s.counters.take().map(|c| c.with_judging_unit(Duration::from_secs(1)));
+    s
 }
 
 #[tokio::test]

@@ -8,35 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cognito_sms_sender::destination::phone::{country_of, prefix_of, PhoneNumber};
 use cognito_sms_sender::gate::dynamodb::DynamoCounters;
 use cognito_sms_sender::gate::policy::{Mode, Policy, Rule, DEFAULT_QUARANTINE};
 use cognito_sms_sender::gate::quarantine::DEFAULT_UNIT_SECONDS as UNIT;
 use cognito_sms_sender::gate::{self, watch_key, Conversions, Counted, Counters, Scope, Subject};
-use common::moto;
-
-/// Counts the DynamoDB operations a client makes.
-#[derive(Debug, Default, Clone)]
-struct Requests(Arc<AtomicUsize>);
-
-impl Intercept for Requests {
-    fn name(&self) -> &'static str {
-        "Requests"
-    }
-
-    fn read_before_execution(
-        &self,
-        _: &BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
+use common::{moto, Requests};
 
 /// Messages to one prefix (`+44740012`) of one pool, at times the test chooses.
 struct Prefix {
@@ -55,10 +33,7 @@ impl Prefix {
     /// A fresh table under the default quarantine settings (on), in `mode`.
     async fn new(mode: Mode) -> Prefix {
         let table = moto().create_ledger_table().await;
-        let requests = Requests::default();
-        let config =
-            aws_sdk_dynamodb::config::Builder::from(&moto().sdk_config()).interceptor(requests.clone()).build();
-        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        let (client, requests) = Requests::counted_client();
         // No other limit: every message goes to one number.
         let mut policy = Policy { quarantine: DEFAULT_QUARANTINE, limits: Default::default(), ..Policy::default() };
         policy.quarantine.enabled = true;
@@ -84,7 +59,7 @@ impl Prefix {
         let phone = PhoneNumber::parse(Some(PHONE)).unwrap();
         let subject = Subject { pool: &self.pool, user: "u", phone: &phone, country: country_of(PHONE), parts: 1 };
         let plan = gate::plan(&self.policy, &subject, UNIX_EPOCH + Duration::from_secs(at));
-        self.counters.count(message, &plan).await.unwrap()
+        self.counters.count(message, &plan, None).await.counted.unwrap()
     }
 
     /// Whether a message at `at` goes out: `None`, or the rule that refused it.
@@ -270,13 +245,13 @@ async fn a_message_not_sent_gives_its_code_back_and_a_redelivery_counts_once() {
 async fn the_rule_costs_one_request_per_sms_and_nothing_when_off() {
     let mut p = Prefix::new(Mode::Enforce).await;
     let t0 = start();
-    let before = p.requests.0.load(Ordering::SeqCst);
+    let before = p.requests.count();
     p.refused(t0).await;
-    assert_eq!(p.requests.0.load(Ordering::SeqCst) - before, 2, "the limits' transaction and the rule's update");
+    assert_eq!(p.requests.count() - before, 2, "the limits' transaction and the rule's update");
     p.policy.quarantine.enabled = false;
-    let before = p.requests.0.load(Ordering::SeqCst);
+    let before = p.requests.count();
     p.refused(t0).await;
-    assert_eq!(p.requests.0.load(Ordering::SeqCst) - before, 1, "off: the transaction only");
+    assert_eq!(p.requests.count() - before, 1, "off: the transaction only");
 }
 
 #[tokio::test]

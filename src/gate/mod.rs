@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::destination::phone::{facts_of, prefix_of, Country, PhoneNumber};
+use crate::ledger::Claim;
 use policy::{Mode, Policy, Quarantine, Rule};
 
 /// Why the gate stops (or, in monitor mode, would stop) a message.
@@ -208,13 +209,40 @@ pub fn refusal_reason(rule: Rule) -> String {
 #[error("the abuse gate's counters could not be used ({0}); check STATE_TABLE and the role's DynamoDB permissions")]
 pub struct CounterError(pub String);
 
+/// What [`Counters::count`] did: the message's claim in the ledger, when it was made in the same request as the
+/// counts, and the counts.
+#[derive(Debug)]
+pub struct Counting {
+    /// What claiming the message found; `None` when it was not claimed here, and the caller claims it alone.
+    pub claim: Option<Claim>,
+    pub counted: Result<Counted, CounterError>,
+}
+
+impl Counting {
+    /// Counts made without a claim.
+    pub fn unclaimed(counted: Result<Counted, CounterError>) -> Self {
+        Counting { claim: None, counted }
+    }
+}
+
 /// Counts messages against the limits, exactly under concurrency.
 pub trait Counters: Send + Sync {
     /// Adds `message`'s counts: the enforced ones all together or none (when one would pass its limit), the
     /// monitored ones always. A message counted before is not counted again.
     /// The low-conversion rule (`plan.watch`) counts the code for its prefix and judges the prefix; a message it
     /// refuses takes nothing.
-    fn count(&self, message: &str, plan: &Plan) -> impl Future<Output = Result<Counted, CounterError>> + Send;
+    ///
+    /// With `lease_until`, counters that share the ledger's table claim `message` in the ledger (until then) in
+    /// the same request as the enforced counts, so claiming and counting cost one round trip. A message found
+    /// sent or held elsewhere, or refused by a limit, is neither claimed nor counted. The claim is `None` when
+    /// it was not made here (nothing to count, the message counted before by a sender whose lease ran out, the
+    /// counters out of reach, or counters that cannot): the caller claims it alone.
+    fn count(
+        &self,
+        message: &str,
+        plan: &Plan,
+        lease_until: Option<SystemTime>,
+    ) -> impl Future<Output = Counting> + Send;
 
     /// Takes back what [`Counters::count`] added for `message`, which was not sent.
     fn give_back(&self, message: &str, counted: &Counted) -> impl Future<Output = Result<(), CounterError>> + Send;
@@ -222,10 +250,10 @@ pub trait Counters: Send + Sync {
 
 /// No counters (no `STATE_TABLE`): nothing is counted, nothing refused.
 impl<C: Counters> Counters for Option<C> {
-    async fn count(&self, message: &str, plan: &Plan) -> Result<Counted, CounterError> {
+    async fn count(&self, message: &str, plan: &Plan, lease_until: Option<SystemTime>) -> Counting {
         match self {
-            Some(counters) if !plan.is_empty() => counters.count(message, plan).await,
-            _ => Ok(Counted::default()),
+            Some(counters) if !plan.is_empty() => counters.count(message, plan, lease_until).await,
+            _ => Counting::unclaimed(Ok(Counted::default())),
         }
     }
 

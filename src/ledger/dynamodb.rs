@@ -1,11 +1,13 @@
-//! The ledger in a DynamoDB table: a conditional `PutItem` claims a message, one `TransactWriteItems` marks it
-//! sent and puts the user's outstanding message of its kind, `DeleteItem` gives a claim up, and a conditional
+//! The ledger in a DynamoDB table: a conditional `PutItem` claims a message ([`Claims`] builds it, so the gate's
+//! counters can make the same claim inside their own transaction), one `TransactWriteItems` marks it sent and
+//! puts the user's outstanding message of its kind, `DeleteItem` gives a claim up, and a conditional
 //! `UpdateItem` converts an outstanding message.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -113,10 +115,59 @@ fn ledger_err<E: ProvideErrorMetadata>(e: &E) -> LedgerError {
     LedgerError(e.code().unwrap_or("unreachable").to_owned())
 }
 
+/// How the ledger claims a message: one conditional put, which a writer sharing the table (the gate's counters)
+/// may make inside its own transaction, so claiming and counting take one request.
+#[derive(Debug, Clone)]
+pub struct Claims {
+    table: String,
+    ttl: Duration,
+}
+
+impl Claims {
+    /// The put that claims `key` until `lease_until`. Its condition: the key absent, or a claim whose holder ran
+    /// out of time, or a record past its TTL that DynamoDB has not deleted yet (TTL deletion can lag by days).
+    /// When the condition fails, the record found comes back with the failure ([`Claims::found`] reads it).
+    pub fn put(&self, key: &str, lease_until: SystemTime) -> Put {
+        let now = epoch(SystemTime::now());
+        Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("status", Status::InProgress.value())
+            .item("lease_until", n(epoch(lease_until)))
+            .item("expires_at", n(now + self.ttl.as_secs() as i64))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :in_progress AND lease_until < :now) OR expires_at < :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", Status::InProgress.value())
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("table, item and condition are set")
+    }
+
+    /// What a claim whose condition failed found, from the record that came back with the failure: sent
+    /// already, or held by another invocation whose lease has not run out.
+    pub fn found(item: Option<&HashMap<String, AttributeValue>>) -> Claim {
+        let field = |name: &str| item.and_then(|i| i.get(name)).and_then(|v| v.as_s().ok());
+        match field("status") {
+            Some(status) if status == Status::Sent.as_str() => {
+                Claim::AlreadySent { message_id: field("message_id").cloned().unwrap_or_default() }
+            }
+            _ => Claim::InProgress,
+        }
+    }
+}
+
 impl DynamoLedger {
     /// The ledger in `table`, keeping records for `ttl`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, ttl: Duration) -> Self {
         DynamoLedger { client, table: table.into(), ttl }
+    }
+
+    /// How this ledger claims a message, for a writer that claims it in its own transaction.
+    pub fn claims(&self) -> Claims {
+        Claims { table: self.table.clone(), ttl: self.ttl }
     }
 
     /// Marks `key` sent, with what is remembered of it.
@@ -164,47 +215,24 @@ impl Ledger for DynamoLedger {
     }
 
     async fn claim(&self, key: &str, lease_until: SystemTime) -> Result<Claim, LedgerError> {
-        let now = epoch(SystemTime::now());
-        let put = self
+        let put = self.claims().put(key, lease_until);
+        let claimed = self
             .client
             .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item("status", Status::InProgress.value())
-            .item("lease_until", n(epoch(lease_until)))
-            .item("expires_at", n(now + self.ttl.as_secs() as i64))
-            // Absent, or a claim whose holder ran out of time, or a record past its TTL that DynamoDB has not
-            // deleted yet (TTL deletion can lag by days).
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#status = :in_progress AND lease_until < :now) OR expires_at < :now",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":in_progress", Status::InProgress.value())
-            .expression_attribute_values(":now", n(now))
+            .table_name(put.table_name)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_names(put.expression_attribute_names)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .set_return_values_on_condition_check_failure(put.return_values_on_condition_check_failure)
             .send()
             .await;
-        match put {
+        match claimed {
             Ok(_) => Ok(Claim::Acquired),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                let item = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", s(key))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| ledger_err(&e))?
-                    .item
-                    .unwrap_or_default();
-                match (item.get("status").and_then(|v| v.as_s().ok()), item.get("message_id")) {
-                    (Some(status), id) if status == Status::Sent.as_str() => Ok(Claim::AlreadySent {
-                        message_id: id.and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
-                    }),
-                    _ => Ok(Claim::InProgress),
-                }
-            }
-            Err(e) => Err(ledger_err(&e)),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(Claims::found(failed.item.as_ref())),
+                _ => Err(ledger_err(&e)),
+            },
         }
     }
 

@@ -115,6 +115,14 @@ pub struct Sender<Decrypting, Publishing, Probing, Recording, Counting> {
     policy: PolicySource,
 }
 
+/// What claiming and counting a message found.
+enum Claimed {
+    /// This invocation holds the message's claim and sends it, with these counts.
+    Sending(Counted),
+    /// An earlier delivery sent it.
+    Duplicate { message_id: String },
+}
+
 /// How a handled event ended well.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
@@ -191,21 +199,29 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         }
     }
 
-    /// Checks the event, claims its message, sends it and records what happened.
+    /// Checks the event; claims its message and counts it against the gate's limits beside the decrypt; fills
+    /// the template, publishes, and records what happened. A message not sent gives its counts back.
     async fn send(&self, payload: &Value, deadline: Deadline, trace: &mut Trace) -> Result<Delivered, SendError> {
         let event = CustomSmsSenderEvent::from_json(payload)?;
         let job = self.check(&event, trace).await?;
         let key = message_key(job.ciphertext, payload);
-        match self.claim(&key, deadline).await? {
-            Claim::Acquired => {}
-            Claim::AlreadySent { message_id } => return Ok(Delivered::Duplicate { message_id }),
-            Claim::InProgress => return Err(SendError::InProgressElsewhere),
-        }
-        let sent = self.deliver(&job, &key, deadline, trace).await;
+        // A duplicate or refused message drops its decrypted code unused: the decrypt does not wait for them.
+        let (code, claimed) =
+            tokio::join!(self.code(&job, deadline), self.claim_and_count(&job, &key, deadline, trace));
+        let counted = match claimed? {
+            Claimed::Sending(counted) => counted,
+            Claimed::Duplicate { message_id } => return Ok(Delivered::Duplicate { message_id }),
+        };
+        let sent = self.fill_and_publish(&job, code, deadline, trace).await;
         let recorded = match &sent {
             Ok(message_id) => self.complete(&key, &self.remembered(&job, message_id), deadline).await,
-            // Sending failed: a later delivery must be free to try again.
-            Err(_) => self.ledger.release(&key).await,
+            Err(_) => {
+                if let Err(e) = self.counters.give_back(&key, &counted).await {
+                    tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the gate's counts could not be given back");
+                }
+                // Sending failed: a later delivery must be free to try again.
+                self.ledger.release(&key).await
+            }
         };
         // The SMS's fate does not change with the record's (what a redelivery then does: `Ledger::complete`).
         if let Err(e) = recorded {
@@ -278,14 +294,13 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, prefix, policy })
     }
 
-    /// Claims the message in the ledger, leasing it until the deadline plus [`LEASE_MARGIN`]. Without a table
-    /// the claim cannot fail, so it is not wrapped in retries: no timeout can blame a table that is not set.
-    async fn claim(&self, key: &str, deadline: Deadline) -> Result<Claim, SendError> {
+    /// Claims the message in the ledger alone, leasing it until `lease_until`. Without a table the claim cannot
+    /// fail, so it is not wrapped in retries: no timeout can blame a table that is not set.
+    async fn claim(&self, key: &str, lease_until: SystemTime, deadline: Deadline) -> Result<Claim, SendError> {
         if !self.ledger.records() {
             // No table: nothing to claim, so no deadline can fail it (with an error naming an unset setting).
             return Ok(Claim::Acquired);
         }
-        let lease_until = deadline.wall_clock() + LEASE_MARGIN;
         let claim = || self.ledger.claim(key, lease_until);
         if !self.ledger.is_configured() {
             return Ok(claim().await?);
@@ -302,38 +317,47 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         with_retries("idempotency", deadline, complete, LedgerError::is_transient, LedgerError::timeout).await
     }
 
-    /// Counts the message against the gate's limits beside the decrypt, fills the template and publishes,
-    /// retrying what is transient within the deadline. A message not sent gives its counts back.
-    async fn deliver(
+    /// Claims the message in the ledger and counts it against the gate's limits: in one request when the
+    /// counters share the ledger's table, else the claim alone. A message the gate refuses or holds back keeps
+    /// no claim, so a later delivery may try again.
+    async fn claim_and_count(
         &self,
         job: &Job<'_>,
         key: &str,
         deadline: Deadline,
         trace: &mut Trace,
-    ) -> Result<String, SendError> {
-        let decrypt = async {
-            match job.ciphertext {
-                Some(ciphertext) => self.decrypt(ciphertext, job, deadline).await.map(Some),
-                None => Ok(None),
+    ) -> Result<Claimed, SendError> {
+        // The claim lasts until the deadline plus a margin, time to write the outcome after it.
+        let lease_until = deadline.wall_clock() + LEASE_MARGIN;
+        let leased = self.ledger.records().then_some(lease_until);
+        let gate::Counting { claim, counted } = self.counters.count(key, &self.plan(job), leased).await;
+        let claim = match claim {
+            Some(claim) => claim,
+            // Refused before any claim: the refusal is all there is to do.
+            None if counted.as_ref().is_ok_and(|c| c.refused.is_some()) => {
+                return self.admit(job, counted, trace).map(Claimed::Sending)
             }
+            None => self.claim(key, lease_until, deadline).await?,
         };
-        let (code, counted) = tokio::join!(decrypt, self.count(job, key));
-        let counted = self.admit(job, counted, trace)?;
-        let sent = self.fill_and_publish(job, code, deadline, trace).await;
-        if sent.is_err() {
-            if let Err(e) = self.counters.give_back(key, &counted).await {
-                tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the gate's counts could not be given back");
+        match claim {
+            Claim::Acquired => {}
+            Claim::AlreadySent { message_id } => return Ok(Claimed::Duplicate { message_id }),
+            Claim::InProgress => return Err(SendError::InProgressElsewhere),
+        }
+        let admitted = self.admit(job, counted, trace);
+        if admitted.is_err() {
+            if let Err(e) = self.ledger.release(key).await {
+                tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
             }
         }
-        sent
+        admitted.map(Claimed::Sending)
     }
 
-    /// Adds the message to the gate's counters.
-    async fn count(&self, job: &Job<'_>, key: &str) -> Result<Counted, gate::CounterError> {
+    /// What the gate counts for the message.
+    fn plan(&self, job: &Job<'_>) -> gate::Plan {
         let parts = catalogue::estimate(job.template, job.source, job.username).parts;
         let subject = Subject { pool: job.pool, user: job.user, phone: &job.phone, country: job.country, parts };
-        let plan = gate::plan(&job.policy, &subject, SystemTime::now());
-        self.counters.count(key, &plan).await
+        gate::plan(&job.policy, &subject, SystemTime::now())
     }
 
     /// What counting means for the message: refused by an enforced limit, sent with the monitored ones noted,
@@ -360,6 +384,14 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             stop_or_note(gate::Block { rule: *rule, mode: Mode::Monitor, reason: String::new() }, trace)?;
         }
         Ok(counted)
+    }
+
+    /// The code the template takes (decrypted with retries), or none.
+    async fn code(&self, job: &Job<'_>, deadline: Deadline) -> Result<Option<zeroize::Zeroizing<String>>, SendError> {
+        match job.ciphertext {
+            Some(ciphertext) => self.decrypt(ciphertext, job, deadline).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Fills the template with the code and publishes.

@@ -10,7 +10,7 @@ use crate::decrypt::esdk::{self, CryptoInitError, EsdkDecrypter};
 use crate::destination::attributes::TransportKind;
 use crate::destination::phone::preload_metadata;
 use crate::destination::region::sns_region;
-use crate::gate::dynamodb::DynamoCounters;
+use crate::gate::dynamodb::{state_table, DynamoCounters};
 use crate::ledger::dynamodb::DynamoLedger;
 use crate::probe::eum::EumProbe;
 use crate::probe::sns::SnsProbe;
@@ -58,11 +58,14 @@ pub async fn build(config: &Config, sdk: &SdkConfig) -> Result<App, InitError> {
     // The queue is in the function's own account: its own credentials, never SNS_CALLER_ARN's.
     let publisher = WithTestSink::new(transport, config.test_numbers.as_ref().map(|t| TestSink::new(t, sdk)));
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let ledger = config.state_table.as_ref().map(|table| DynamoLedger::new(dynamodb.clone(), &table.name, table.ttl));
-    let counters = config
+    let (ledger, counters) = config
         .state_table
         .as_ref()
-        .map(|table| DynamoCounters::new(dynamodb, &table.name).with_judging_unit(table.quarantine_unit));
+        .map(|table| {
+            let (ledger, counters) = state_table(dynamodb, &table.name, table.ttl);
+            (ledger, counters.with_judging_unit(table.quarantine_unit))
+        })
+        .unzip();
     for warning in config.routes.warnings() {
         // A local run sends nothing, so an origination identity cannot matter yet: said at DEBUG there, so a
         // new user's first run shows nothing to fix. A deployed function says it at every start.

@@ -14,6 +14,40 @@ pub struct Moto {
     _child: Mutex<Child>,
 }
 
+/// Counts the requests a DynamoDB client makes.
+#[derive(Debug, Default, Clone)]
+pub struct Requests(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Requests {
+    /// A client of moto's DynamoDB whose requests are counted.
+    pub fn counted_client() -> (aws_sdk_dynamodb::Client, Requests) {
+        let requests = Requests::default();
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(&moto().sdk_config()).interceptor(requests.clone()).build();
+        (aws_sdk_dynamodb::Client::from_conf(config), requests)
+    }
+
+    /// How many requests so far.
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "Requests"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// Starts `tests/<script>` with the Python moto is installed in, and returns its URL (from the port it prints)
 /// and the process, which exits when its stdin closes. Fails (never skips) when that Python is missing.
 fn start_server(script: &str) -> (String, Child) {
