@@ -206,7 +206,7 @@ impl DynamoLedger {
 const WARM_UP_KEY: &str = "warm-up#never-written";
 
 impl Ledger for DynamoLedger {
-    /// `GetItem` of a key that is never written: the same permission and connection `claim` uses.
+    /// `GetItem` of a key that is never written: opens the connection the claims use and finds the table.
     async fn warm_up(&self) -> Check {
         match self.client.get_item().table_name(&self.table).key("pk", s(WARM_UP_KEY)).send().await {
             Ok(_) => Check::Ready,
