@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::policy::{Mode, Rule};
 use super::quarantine::{self, Entry, Verdict, HORIZON};
-use super::{watch_key, Conversions, Count, Counted, CounterError, Counters, Counting, Plan, Scope, Watch};
+use super::{watch_key, ClaimAndCount, Conversions, Count, Counted, CounterError, Counters, Plan, Scope, Watch};
 use crate::aws::{classify, Failure};
 use crate::ledger::dynamodb::{Claims, DynamoLedger};
 use crate::ledger::Claim;
@@ -253,7 +253,7 @@ struct Added<'a> {
 }
 
 impl Counters for DynamoCounters {
-    async fn count(&self, message: &str, plan: &Plan, lease_until: Option<SystemTime>) -> Counting {
+    async fn count(&self, message: &str, plan: &Plan, lease_until: Option<SystemTime>) -> ClaimAndCount {
         let claim = lease_until.zip(self.claims.as_ref()).map(|(lease, claims)| claims.put(message, lease));
         let enforced: Vec<&Count> = plan.counts.iter().filter(|c| c.mode == Mode::Enforce).collect();
         let monitored = plan.counts.iter().filter(|c| c.mode == Mode::Monitor);
@@ -268,13 +268,13 @@ impl Counters for DynamoCounters {
             tokio::join!(self.count_enforced(message, claim.as_ref(), &enforced), monitored, watched);
         let (claim, counted) = match enforced {
             Ok(found) => found,
-            Err(e) => return Counting::unclaimed(Err(e)),
+            Err(e) => return ClaimAndCount::unclaimed(Err(e)),
         };
         let counted = match (monitored.into_iter().collect(), watched) {
             (Ok(monitored), Ok(watched)) => self.finish(message, counted, monitored, watched).await,
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
-        Counting { claim, counted }
+        ClaimAndCount { claim, counted }
     }
 
     async fn give_back(&self, message: &str, counted: &Counted) -> Result<(), CounterError> {

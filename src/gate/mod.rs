@@ -212,16 +212,16 @@ pub struct CounterError(pub String);
 /// What [`Counters::count`] did: the message's claim in the ledger, when it was made in the same request as the
 /// counts, and the counts.
 #[derive(Debug)]
-pub struct Counting {
+pub struct ClaimAndCount {
     /// What claiming the message found; `None` when it was not claimed here, and the caller claims it alone.
     pub claim: Option<Claim>,
     pub counted: Result<Counted, CounterError>,
 }
 
-impl Counting {
+impl ClaimAndCount {
     /// Counts made without a claim.
     pub fn unclaimed(counted: Result<Counted, CounterError>) -> Self {
-        Counting { claim: None, counted }
+        ClaimAndCount { claim: None, counted }
     }
 }
 
@@ -242,7 +242,7 @@ pub trait Counters: Send + Sync {
         message: &str,
         plan: &Plan,
         lease_until: Option<SystemTime>,
-    ) -> impl Future<Output = Counting> + Send;
+    ) -> impl Future<Output = ClaimAndCount> + Send;
 
     /// Takes back what [`Counters::count`] added for `message`, which was not sent.
     fn give_back(&self, message: &str, counted: &Counted) -> impl Future<Output = Result<(), CounterError>> + Send;
@@ -250,10 +250,10 @@ pub trait Counters: Send + Sync {
 
 /// No counters (no `STATE_TABLE`): nothing is counted, nothing refused.
 impl<C: Counters> Counters for Option<C> {
-    async fn count(&self, message: &str, plan: &Plan, lease_until: Option<SystemTime>) -> Counting {
+    async fn count(&self, message: &str, plan: &Plan, lease_until: Option<SystemTime>) -> ClaimAndCount {
         match self {
             Some(counters) if !plan.is_empty() => counters.count(message, plan, lease_until).await,
-            _ => Counting::unclaimed(Ok(Counted::default())),
+            _ => ClaimAndCount::unclaimed(Ok(Counted::default())),
         }
     }
 

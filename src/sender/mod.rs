@@ -330,7 +330,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         // The claim lasts until the deadline plus a margin, time to write the outcome after it.
         let lease_until = deadline.wall_clock() + LEASE_MARGIN;
         let leased = self.ledger.records().then_some(lease_until);
-        let gate::Counting { claim, counted } = self.counters.count(key, &self.plan(job), leased).await;
+        let gate::ClaimAndCount { claim, counted } = self.counters.count(key, &self.plan(job), leased).await;
         let claim = match claim {
             Some(claim) => claim,
             // Refused before any claim: the refusal is all there is to do.
