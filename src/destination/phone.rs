@@ -1,10 +1,31 @@
 //! Phone numbers: E.164 validation, the masked form used in logs, and the country a number belongs to.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
-/// A destination that passed E.164 validation (`+`, a non-zero digit, at most 15 digits in all).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct PhoneNumber(String);
+/// A destination that passed E.164 validation (`+`, a non-zero digit, at most 15 digits in all). It keeps its
+/// parse against the phone number metadata, made the first time a question needs it: one event asks about its
+/// number several times (route, country, kind, prefix), and parsing is a run of regular expressions.
+#[derive(Clone)]
+pub struct PhoneNumber {
+    e164: String,
+    parsed: OnceLock<Option<phonenumber::PhoneNumber>>,
+}
+
+impl PartialEq for PhoneNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.e164 == other.e164
+    }
+}
+
+impl Eq for PhoneNumber {}
+
+impl Hash for PhoneNumber {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.e164.hash(state);
+    }
+}
 
 /// Why a `phone_number` attribute cannot be sent to. Never carries the number itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +48,7 @@ impl PhoneNumber {
         let ok =
             (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if ok {
-            Ok(PhoneNumber(raw.to_owned()))
+            Ok(PhoneNumber { e164: raw.to_owned(), parsed: OnceLock::new() })
         } else {
             Err(PhoneError::NotE164 { len: raw.chars().count() })
         }
@@ -35,12 +56,32 @@ impl PhoneNumber {
 
     /// The full number, for the SNS call only.
     pub fn as_e164(&self) -> &str {
-        &self.0
+        &self.e164
     }
 
     /// `+1******0100`: the first digit and the last four, enough to find a user's messages, not to call them.
     pub fn masked(&self) -> String {
-        mask(&self.0)
+        mask(&self.e164)
+    }
+
+    /// The number's country: [`country_of`].
+    pub fn country(&self) -> Option<Country> {
+        country_in(self.parsed())
+    }
+
+    /// The number's kind and validity: [`facts_of`].
+    pub fn facts(&self) -> NumberFacts {
+        facts_in(self.parsed())
+    }
+
+    /// The number's prefix of `digits` national digits: [`prefix_of`].
+    pub fn prefix(&self, digits: usize) -> String {
+        prefix_in(&self.e164, self.parsed(), digits)
+    }
+
+    /// The number parsed against the metadata (`None` when it does not parse), parsed once.
+    fn parsed(&self) -> Option<&phonenumber::PhoneNumber> {
+        self.parsed.get_or_init(|| parse_metadata(&self.e164)).as_ref()
     }
 }
 
@@ -64,42 +105,31 @@ pub fn mask(raw: &str) -> String {
 /// crate), so `+1 684…` is American Samoa and `+1 416…` Canada, which no prefix slicing gets right. A number
 /// whose region the metadata cannot pin down (a new NANP area code, the fictional `555` numbers) counts as the
 /// main country of its calling code (`+1` → US), which errs towards the stricter rules; non-geographic numbers
-/// (`+800`, `+882`…) and anything that does not parse have none.
+/// (`+800`, `+882`…) and anything that does not parse have none. A [`PhoneNumber`] answers it without parsing
+/// again ([`PhoneNumber::country`]).
 pub fn country_of(e164: &str) -> Option<Country> {
-    with_parsed(e164, |parsed| {
-        let parsed = parsed?;
-        parsed
-            .country()
-            .id()
-            .or_else(|| phonenumber::metadata::DATABASE.region(&parsed.code().value())?.first()?.parse().ok())
-    })
+    country_in(parse_metadata(e164).as_ref())
 }
 
-thread_local! {
-    /// The last number parsed against the metadata on this thread, and what parsing gave. One event asks about
-    /// its number several times (route, country, kind, prefix); parsing is a run of regular expressions, so
-    /// each event parses its number once.
-    static LAST_PARSED: std::cell::RefCell<Option<(String, Option<phonenumber::PhoneNumber>)>> =
-        const { std::cell::RefCell::new(None) };
+fn country_in(parsed: Option<&phonenumber::PhoneNumber>) -> Option<Country> {
+    let parsed = parsed?;
+    parsed
+        .country()
+        .id()
+        .or_else(|| phonenumber::metadata::DATABASE.region(&parsed.code().value())?.first()?.parse().ok())
 }
 
 #[cfg(test)]
 thread_local! {
-    /// Parses against the metadata on this thread, for the test that an event's number is parsed once.
+    /// Parses against the metadata on this thread, for the test that a number is parsed once.
     static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Calls `f` with `e164` parsed against the phone number metadata (`None` when it does not parse), reusing
-/// the last parse on this thread when it was of the same number.
-fn with_parsed<R>(e164: &str, f: impl FnOnce(Option<&phonenumber::PhoneNumber>) -> R) -> R {
-    LAST_PARSED.with_borrow_mut(|last| {
-        if last.as_ref().is_none_or(|(number, _)| number != e164) {
-            #[cfg(test)]
-            PARSES.set(PARSES.get() + 1);
-            *last = Some((e164.to_owned(), phonenumber::parse(None, e164).ok()));
-        }
-        f(last.as_ref().and_then(|(_, parsed)| parsed.as_ref()))
-    })
+/// `e164` parsed against the phone number metadata; `None` when it does not parse.
+fn parse_metadata(e164: &str) -> Option<phonenumber::PhoneNumber> {
+    #[cfg(test)]
+    PARSES.set(PARSES.get() + 1);
+    phonenumber::parse(None, e164).ok()
 }
 
 /// An ISO 3166-1 alpha-2 country, as the phone number metadata knows it.
@@ -200,19 +230,27 @@ impl NumberKind {
 
 /// The kind and validity of an E.164 number, from the phone number metadata.
 pub fn facts_of(e164: &str) -> NumberFacts {
-    with_parsed(e164, |parsed| match parsed {
+    facts_in(parse_metadata(e164).as_ref())
+}
+
+fn facts_in(parsed: Option<&phonenumber::PhoneNumber>) -> NumberFacts {
+    match parsed {
         Some(n) => NumberFacts {
             kind: Some(NumberKind::of(n.number_type(&phonenumber::metadata::DATABASE))),
             valid: n.is_valid(),
         },
         None => NumberFacts { kind: None, valid: false },
-    })
+    }
 }
 
 /// The number's prefix: `+`, the country calling code and the first `digits` digits of the national number
 /// (all of it when shorter). Numbers in one prefix share a range, which is what SMS pumping attacks walk.
 pub fn prefix_of(e164: &str, digits: usize) -> String {
-    let code_len = with_parsed(e164, |parsed| parsed.map_or(1, |n| n.code().value().to_string().len()));
+    prefix_in(e164, parse_metadata(e164).as_ref(), digits)
+}
+
+fn prefix_in(e164: &str, parsed: Option<&phonenumber::PhoneNumber>, digits: usize) -> String {
+    let code_len = parsed.map_or(1, |n| n.code().value().to_string().len());
     e164.chars().take(1 + code_len + digits).collect()
 }
 
@@ -296,20 +334,18 @@ mod tests {
     }
 
     #[test]
-    fn a_number_is_parsed_once_for_all_its_questions_and_never_answers_for_another() {
+    fn a_number_is_parsed_once_for_all_its_questions() {
         let before = PARSES.get();
-        let (gb, us) = ("+447400123456", "+12065550100");
-        assert_eq!(country_of(gb).map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
-        assert_eq!(facts_of(gb).kind, Some(NumberKind::Mobile));
-        assert_eq!(prefix_of(gb, 5), "+4474001");
-        assert_eq!(country_of(gb).map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
-        assert_eq!(PARSES.get() - before, 1, "one event's questions about its number parse it once");
-        assert_eq!(country_of(us).map(|id| id.as_ref().to_owned()).as_deref(), Some("US"));
-        assert_eq!(prefix_of(us, 5), "+120655");
-        assert_eq!(country_of("not a number"), None);
-        assert_eq!(facts_of("not a number").kind, None);
-        assert_eq!(country_of(gb).map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
-        assert_eq!(PARSES.get() - before, 4);
+        let gb = PhoneNumber::parse(Some("+447400123456")).unwrap();
+        assert_eq!(PARSES.get() - before, 0, "not before a question needs it");
+        assert_eq!(gb.country().map(|id| id.as_ref().to_owned()).as_deref(), Some("GB"));
+        assert_eq!(gb.facts().kind, Some(NumberKind::Mobile));
+        assert_eq!(gb.prefix(5), "+4474001");
+        assert_eq!(gb.clone().country(), gb.country());
+        assert_eq!(PARSES.get() - before, 1, "one number's questions parse it once");
+        let odd = PhoneNumber::parse(Some("+99912345678")).unwrap();
+        assert_eq!((odd.country(), odd.facts().kind, odd.prefix(2)), (None, None, "+999".into()));
+        assert_eq!(PARSES.get() - before, 2, "a number that does not parse is not parsed again either");
     }
 
     #[test]

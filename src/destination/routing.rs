@@ -1,7 +1,7 @@
 //! Sending the way each country requires: the transport and its settings per destination country (the SNS
 //! message attributes, or the End User Messaging `SendTextMessage` settings).
 //!
-//! The country comes from the number ([`country_of`]). A routing table
+//! The country comes from the number ([`PhoneNumber::country`]). A routing table
 //! (`SMS_ROUTES_FILE`, TOML) has a `[default]` route and `[countries.<ISO code>]` routes; a country route
 //! inherits every field it does not set from `[default]`, and `[default]` inherits from the environment
 //! (`SMS_TRANSPORT`, `SMS_TYPE`, `SENDER_ID`, `ORIGINATION_NUMBER`, `ORIGINATION_IDENTITY`, `MAX_PRICE`,
@@ -26,7 +26,7 @@ use super::attributes::{
     check_max_price, check_origination_number, check_resource_id, check_sender_id, SmsAttributes, SmsType,
     TransportKind,
 };
-use super::phone::{country_of, parse_country, Country, PhoneNumber};
+use super::phone::{parse_country, Country, PhoneNumber};
 use crate::message::event::TriggerSource;
 use crate::toml_file::{self, FileError, ENV_ORIGIN};
 
@@ -330,7 +330,7 @@ impl Routes {
         if !self.by_country_needed {
             return &self.default;
         }
-        self.route_for_country(country_of(phone.as_e164()))
+        self.route_for_country(phone.country())
     }
 
     /// The route for a country (`None` when the number's country is unknown: the default route).

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::destination::phone::{facts_of, prefix_of, Country, PhoneNumber};
+use crate::destination::phone::{Country, PhoneNumber};
 use crate::ledger::Claim;
 use policy::{Mode, Policy, Quarantine, Rule};
 
@@ -47,7 +47,7 @@ pub fn screen(policy: &Policy, phone: &PhoneNumber, country: Option<Country>) ->
             format!("SMS to {code} are not allowed by the policy (SMS_ALLOWED_COUNTRIES / SMS_BLOCKED_COUNTRIES)"),
         );
     }
-    let facts = facts_of(phone.as_e164());
+    let facts = phone.facts();
     if policy.refuse_invalid && !facts.valid {
         return block(Rule::NumberType, format!("the number is not valid for {code}'s numbering plan; set refuse_invalid_numbers = false in the policy if real users are refused"));
     }
@@ -126,7 +126,7 @@ pub fn plan(policy: &Policy, subject: &Subject, now: SystemTime) -> Plan {
         return Plan::default();
     }
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let prefix = prefix_of(subject.phone.as_e164(), policy.prefix_digits);
+    let prefix = subject.phone.prefix(policy.prefix_digits);
     let watch = policy.quarantine.enabled.then(|| Watch {
         mode: policy.mode_of(Rule::LowConversion),
         key: watch_key(subject.pool, &prefix),
@@ -268,7 +268,7 @@ impl<C: Counters> Counters for Option<C> {
 }
 
 /// Where a sent code went, for the low-conversion rule: the pool, and the destination's country and prefix
-/// ([`prefix_of`] with the policy's `prefix_digits`). Never the number.
+/// ([`PhoneNumber::prefix`] with the policy's `prefix_digits`). Never the number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     pub pool: String,

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::decrypt::{DecryptError, Decrypter};
 use crate::destination::attributes::TransportKind;
-use crate::destination::phone::{country_of, prefix_of, Country, PhoneNumber};
+use crate::destination::phone::{Country, PhoneNumber};
 use crate::destination::region::{is_region_name, pool_region, sns_region};
 use crate::destination::routing::{Route, Routes};
 use crate::gate::policy::{Mode, Policy};
@@ -282,14 +282,14 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
             false => None,
         };
         let username = sign_in_name(event.user_name.as_deref(), &event.request.user_attributes);
-        let country = country_of(phone.as_e164());
+        let country = phone.country();
         trace.country = country;
         let policy = self.policy.current().await;
         if let Some(block) = gate::screen(&policy, &phone, country) {
             stop_or_note(block, trace)?;
         }
         let user = event.user_name.as_deref().unwrap_or("");
-        let prefix = prefix_of(phone.as_e164(), policy.prefix_digits);
+        let prefix = phone.prefix(policy.prefix_digits);
         trace.prefix = Some(prefix.clone());
         Ok(Job { source, pool, phone, region, template, route, ciphertext, username, user, country, prefix, policy })
     }
