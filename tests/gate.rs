@@ -351,7 +351,7 @@ async fn a_message_counted_by_an_invocation_that_crashed_is_not_counted_again() 
     let e = event("+447400123456", "u", 1);
     // The crashed invocation counted the message (and never gave it back) before it could send.
     let phone = PhoneNumber::parse(Some("+447400123456")).unwrap();
-    let country = cognito_sms_sender::destination::phone::country_of(phone.as_e164());
+    let country = phone.country();
     let subject = Subject { pool: POOL, user: "u", phone: &phone, country, parts: 1 };
     let plan = gate::plan(&s.settings.policy, &subject, std::time::SystemTime::now());
     let key = cognito_sms_sender::ledger::message_key(e["request"]["code"].as_str(), &e);

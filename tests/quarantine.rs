@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use cognito_sms_sender::destination::phone::{country_of, prefix_of, PhoneNumber};
+use cognito_sms_sender::destination::phone::PhoneNumber;
 use cognito_sms_sender::gate::dynamodb::DynamoCounters;
 use cognito_sms_sender::gate::policy::{Mode, Policy, Rule, DEFAULT_QUARANTINE};
 use cognito_sms_sender::gate::quarantine::DEFAULT_UNIT_SECONDS as UNIT;
@@ -28,6 +28,11 @@ struct Prefix {
 }
 
 const PHONE: &str = "+447400123456";
+
+/// The number every message goes to.
+fn phone() -> PhoneNumber {
+    PhoneNumber::parse(Some(PHONE)).unwrap()
+}
 
 impl Prefix {
     /// A fresh table under the default quarantine settings (on), in `mode`.
@@ -56,8 +61,8 @@ impl Prefix {
     }
 
     async fn send_as(&self, message: &str, at: u64) -> Counted {
-        let phone = PhoneNumber::parse(Some(PHONE)).unwrap();
-        let subject = Subject { pool: &self.pool, user: "u", phone: &phone, country: country_of(PHONE), parts: 1 };
+        let phone = phone();
+        let subject = Subject { pool: &self.pool, user: "u", phone: &phone, country: phone.country(), parts: 1 };
         let plan = gate::plan(&self.policy, &subject, UNIX_EPOCH + Duration::from_secs(at));
         self.counters.count(message, &plan, None).await.counted.unwrap()
     }
@@ -68,7 +73,7 @@ impl Prefix {
     }
 
     async fn convert(&self, sent_at: u64) {
-        let scope = Scope { pool: self.pool.clone(), country: country_of(PHONE), prefix: prefix_of(PHONE, 6) };
+        let scope = Scope { pool: self.pool.clone(), country: phone().country(), prefix: phone().prefix(6) };
         self.counters.converted(&scope, UNIX_EPOCH + Duration::from_secs(sent_at)).await.unwrap();
     }
 
@@ -78,7 +83,7 @@ impl Prefix {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(watch_key(&self.pool, &prefix_of(PHONE, 6))))
+            .key("pk", AttributeValue::S(watch_key(&self.pool, &phone().prefix(6))))
             .consistent_read(true)
             .send()
             .await

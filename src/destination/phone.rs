@@ -69,14 +69,22 @@ impl PhoneNumber {
         country_in(self.parsed())
     }
 
-    /// The number's kind and validity: [`facts_of`].
+    /// The number's kind and validity, from the phone number metadata.
     pub fn facts(&self) -> NumberFacts {
-        facts_in(self.parsed())
+        match self.parsed() {
+            Some(n) => NumberFacts {
+                kind: Some(NumberKind::of(n.number_type(&phonenumber::metadata::DATABASE))),
+                valid: n.is_valid(),
+            },
+            None => NumberFacts { kind: None, valid: false },
+        }
     }
 
-    /// The number's prefix of `digits` national digits: [`prefix_of`].
+    /// The number's prefix: `+`, the country calling code and the first `digits` digits of the national number
+    /// (all of it when shorter). Numbers in one prefix share a range, which is what SMS pumping attacks walk.
     pub fn prefix(&self, digits: usize) -> String {
-        prefix_in(&self.e164, self.parsed(), digits)
+        let code_len = self.parsed().map_or(1, |n| n.code().value().to_string().len());
+        self.e164.chars().take(1 + code_len + digits).collect()
     }
 
     /// The number parsed against the metadata (`None` when it does not parse), parsed once.
@@ -228,32 +236,6 @@ impl NumberKind {
     }
 }
 
-/// The kind and validity of an E.164 number, from the phone number metadata.
-pub fn facts_of(e164: &str) -> NumberFacts {
-    facts_in(parse_metadata(e164).as_ref())
-}
-
-fn facts_in(parsed: Option<&phonenumber::PhoneNumber>) -> NumberFacts {
-    match parsed {
-        Some(n) => NumberFacts {
-            kind: Some(NumberKind::of(n.number_type(&phonenumber::metadata::DATABASE))),
-            valid: n.is_valid(),
-        },
-        None => NumberFacts { kind: None, valid: false },
-    }
-}
-
-/// The number's prefix: `+`, the country calling code and the first `digits` digits of the national number
-/// (all of it when shorter). Numbers in one prefix share a range, which is what SMS pumping attacks walk.
-pub fn prefix_of(e164: &str, digits: usize) -> String {
-    prefix_in(e164, parse_metadata(e164).as_ref(), digits)
-}
-
-fn prefix_in(e164: &str, parsed: Option<&phonenumber::PhoneNumber>, digits: usize) -> String {
-    let code_len = parsed.map_or(1, |n| n.code().value().to_string().len());
-    e164.chars().take(1 + code_len + digits).collect()
-}
-
 /// A prefix as log lines carry it: its digits without the `+`, since `+` and eight digits or more reads as a
 /// whole phone number to people and to the log scan, and a prefix must never pass for one.
 pub fn logged_prefix(prefix: &str) -> &str {
@@ -350,20 +332,22 @@ mod tests {
 
     #[test]
     fn kinds_and_prefixes_come_from_the_metadata() {
-        let kind = |n: &str| facts_of(n).kind;
+        let facts = |n: &str| PhoneNumber::parse(Some(n)).unwrap().facts();
+        let prefix = |n: &str, digits| PhoneNumber::parse(Some(n)).unwrap().prefix(digits);
+        let kind = |n: &str| facts(n).kind;
         assert_eq!(kind("+447400123456"), Some(NumberKind::Mobile));
         assert_eq!(kind("+12065550100"), Some(NumberKind::FixedLineOrMobile));
         assert_eq!(kind("+448001234567"), Some(NumberKind::TollFree));
         assert_eq!(kind("+449098790000"), Some(NumberKind::PremiumRate));
         assert_eq!(kind("+18005550100"), Some(NumberKind::TollFree));
-        assert!(facts_of("+447400123456").valid && facts_of("+12065550100").valid);
+        assert!(facts("+447400123456").valid && facts("+12065550100").valid);
         // Ofcom's range for drama: no person has such a number.
-        assert!(!facts_of("+447700900123").valid);
-        assert!(!facts_of("+4470").valid);
-        assert_eq!(facts_of("not a number"), NumberFacts { kind: None, valid: false });
-        assert_eq!(prefix_of("+447700900123", 5), "+4477009");
-        assert_eq!(prefix_of("+12065550100", 5), "+120655");
-        assert_eq!(prefix_of("+3531234", 10), "+3531234");
+        assert!(!facts("+447700900123").valid);
+        assert!(!facts("+44700123").valid, "too short for the UK");
+        assert_eq!(facts("+99912345678"), NumberFacts { kind: None, valid: false });
+        assert_eq!(prefix("+447700900123", 5), "+4477009");
+        assert_eq!(prefix("+12065550100", 5), "+120655");
+        assert_eq!(prefix("+35312345", 10), "+35312345");
         for k in NumberKind::ALL {
             assert_eq!(NumberKind::parse(k.as_str()), Some(k));
         }

@@ -57,7 +57,7 @@ impl DynamoCounters {
 /// in the ledger (records kept for `ttl`) in the same request as its counts.
 pub fn state_table(client: aws_sdk_dynamodb::Client, table: &str, ttl: Duration) -> (DynamoLedger, DynamoCounters) {
     let ledger = DynamoLedger::new(client.clone(), table, ttl);
-    let counters = DynamoCounters::new(client, table).with_claims(ledger.claims());
+    let counters = DynamoCounters::new(client, table).with_claims(ledger.claims().clone());
     (ledger, counters)
 }
 

@@ -19,8 +19,8 @@ use crate::aws::Check;
 /// The ledger in a DynamoDB table: partition key `pk` (S), TTL attribute `expires_at` (epoch seconds).
 pub struct DynamoLedger {
     client: aws_sdk_dynamodb::Client,
-    table: String,
-    ttl: Duration,
+    /// The table and how long records live, as its claims are made.
+    claims: Claims,
 }
 
 /// A record's `status`.
@@ -162,12 +162,12 @@ impl Claims {
 impl DynamoLedger {
     /// The ledger in `table`, keeping records for `ttl`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, ttl: Duration) -> Self {
-        DynamoLedger { client, table: table.into(), ttl }
+        DynamoLedger { client, claims: Claims { table: table.into(), ttl } }
     }
 
     /// How this ledger claims a message, for a writer that claims it in its own transaction.
-    pub fn claims(&self) -> Claims {
-        Claims { table: self.table.clone(), ttl: self.ttl }
+    pub fn claims(&self) -> &Claims {
+        &self.claims
     }
 
     /// Marks `key` sent, with what is remembered of it.
@@ -175,7 +175,7 @@ impl DynamoLedger {
         let fields = remembered(sent);
         let sets: Vec<String> = (0..fields.len()).map(|i| format!("#f{i} = :f{i}")).collect();
         let mut update = Update::builder()
-            .table_name(&self.table)
+            .table_name(&self.claims.table)
             .key("pk", s(key))
             .update_expression(format!("SET #status = :sent, {}", sets.join(", ")))
             .expression_attribute_names("#status", "status")
@@ -191,10 +191,10 @@ impl DynamoLedger {
     /// The user's outstanding message of `kind`: this one, replacing any earlier.
     fn outstanding(&self, kind: Kind, sent: &SentMessage) -> Put {
         let mut put = Put::builder()
-            .table_name(&self.table)
+            .table_name(&self.claims.table)
             .item("pk", s(&outstanding_key(&sent.user, kind)))
             .item("status", Status::Outstanding.value())
-            .item("expires_at", n(epoch(sent.sent_at) + self.ttl.as_secs() as i64));
+            .item("expires_at", n(epoch(sent.sent_at) + self.claims.ttl.as_secs() as i64));
         for (name, value) in remembered(sent) {
             put = put.item(name, value);
         }
@@ -208,14 +208,14 @@ const WARM_UP_KEY: &str = "warm-up#never-written";
 impl Ledger for DynamoLedger {
     /// `GetItem` of a key that is never written: opens the connection the claims use and finds the table.
     async fn warm_up(&self) -> Check {
-        match self.client.get_item().table_name(&self.table).key("pk", s(WARM_UP_KEY)).send().await {
+        match self.client.get_item().table_name(&self.claims.table).key("pk", s(WARM_UP_KEY)).send().await {
             Ok(_) => Check::Ready,
             Err(e) => Check::from_error(&e, &["ResourceNotFoundException"]),
         }
     }
 
     async fn claim(&self, key: &str, lease_until: SystemTime) -> Result<Claim, LedgerError> {
-        let put = self.claims().put(key, lease_until);
+        let put = self.claims.put(key, lease_until);
         let claimed = self
             .client
             .put_item()
@@ -255,7 +255,7 @@ impl Ledger for DynamoLedger {
         let converted = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.claims.table)
             .key("pk", s(&outstanding_key(user, kind)))
             .update_expression("SET #status = :converted, converted_at = :now")
             // Outstanding and still valid: a code too old to be accepted cannot be the one just entered.
@@ -288,7 +288,7 @@ impl Ledger for DynamoLedger {
         let deleted = self
             .client
             .delete_item()
-            .table_name(&self.table)
+            .table_name(&self.claims.table)
             .key("pk", s(key))
             .condition_expression("#status = :in_progress")
             .expression_attribute_names("#status", "status")

@@ -88,7 +88,7 @@ pub struct SentMessage {
     pub trigger_source: String,
     /// The destination's ISO country code, when known.
     pub country: Option<String>,
-    /// The destination's prefix ([`crate::destination::phone::prefix_of`]), never the whole number.
+    /// The destination's prefix ([`crate::destination::phone::PhoneNumber::prefix`]), never the whole number.
     pub prefix: String,
     /// `sns` or `end-user-messaging`.
     pub transport: String,

@@ -225,7 +225,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         };
         // The SMS's fate does not change with the record's (what a redelivery then does: `Ledger::complete`).
         if let Err(e) = recorded {
-            tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
+            warn_unrecorded(&e, trace);
         }
         Ok(Delivered::Sent { message_id: sent? })
     }
@@ -347,7 +347,7 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         let admitted = self.admit(job, counted, trace);
         if admitted.is_err() {
             if let Err(e) = self.ledger.release(key).await {
-                tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
+                warn_unrecorded(&e, trace);
             }
         }
         admitted.map(Claimed::Sending)
@@ -481,6 +481,11 @@ impl<Decrypting: Decrypter, Publishing: Publisher, Probing: Probe, Recording: Le
         );
         WarmUpReport { kms, sns, idempotency, sns_region, elapsed: started.elapsed() }
     }
+}
+
+/// The ledger could not record a claim's end (sent, or given up): warned, and the event's outcome stands.
+fn warn_unrecorded(e: &LedgerError, trace: &Trace) {
+    tracing::warn!(reason = %e, phone = trace.phone.as_deref(), "the idempotency record could not be updated");
 }
 
 /// An enforced block ends the event; a monitored one is noted for the outcome line. Both are counted.
